@@ -1,0 +1,1 @@
+"""Marketplace customer-support bot for Telegram."""

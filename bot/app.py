@@ -1,0 +1,85 @@
+"""The seam: builds the Bot and the Dispatcher with everything they need."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.clock import Clock
+from bot.config import LOCALES, Settings
+from bot.errors import on_error
+from bot.i18n import LocaleMiddleware, create_i18n
+from bot.middlewares import UnitOfWorkMiddleware
+from handlers import create_routers
+from storage.db import create_session_factory
+from storage.fsm import SqlStorage
+
+log = logging.getLogger("supportbot")
+
+
+def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
+    """A Bot talking to TELEGRAM_API_URL (the official server, a self-hosted one, or a test)."""
+    if settings.bot_token is None:
+        raise ValueError("BOT_TOKEN is not set")
+    if session is None:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    return Bot(
+        token=settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(link_preview_is_disabled=True),
+    )
+
+
+def _fsm(settings: Settings, engine: AsyncEngine) -> tuple[BaseStorage, BaseEventIsolation]:
+    if settings.redis_url:
+        storage = RedisStorage.from_url(settings.redis_url)
+        return storage, RedisEventIsolation(storage.redis)
+    return SqlStorage(create_session_factory(engine)), SimpleEventIsolation()
+
+
+def create_dispatcher(settings: Settings, *, engine: AsyncEngine, clock: Clock) -> Dispatcher:
+    """Everything the bot does, wired: storage, middlewares, routers, hooks."""
+    storage, isolation = _fsm(settings, engine)
+    i18n = create_i18n(settings.default_locale)
+    dp = Dispatcher(storage=storage, events_isolation=isolation)
+    dp["settings"] = settings
+    dp["clock"] = clock
+    dp["i18n"] = i18n
+
+    dp.update.outer_middleware(
+        UnitOfWorkMiddleware(create_session_factory(engine), settings, clock)
+    )
+    LocaleMiddleware(i18n).setup(dp)
+    dp.include_routers(*create_routers())
+    dp.errors.register(on_error)
+    dp.startup.register(register_commands)
+    return dp
+
+
+async def register_commands(bot: Bot, i18n: I18n) -> None:
+    """The command menu Telegram shows, in each language (the default list is English)."""
+    for locale in LOCALES:
+        with i18n.context(), i18n.use_locale(locale):
+            commands = [
+                BotCommand(command="start", description=_("Main menu")),
+                BotCommand(command="cancel", description=_("Stop the current step")),
+                BotCommand(command="language", description=_("Change the language")),
+                BotCommand(command="help", description=_("What I can do")),
+            ]
+        await bot.set_my_commands(
+            commands,
+            scope=BotCommandScopeAllPrivateChats(),
+            language_code=None if locale == "en" else locale,
+        )

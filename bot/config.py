@@ -1,0 +1,118 @@
+"""Configuration: one Settings class, read once from the environment and `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Locale = Literal["en", "ru"]
+LOCALES: tuple[Locale, ...] = ("en", "ru")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Field names map to upper-case variables."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    bot_token: SecretStr | None = None
+    agent_chat_id: int | None = None
+    agent_chats: str = ""
+    agent_locale: Locale = "en"
+    agent_signature: Literal["first_name", "none"] = "first_name"
+    database_url: str = "sqlite+aiosqlite:///supportbot.sqlite3"
+    redis_url: str | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    default_locale: Locale = "en"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    timezone: str = "Europe/Moscow"
+    link_secret: SecretStr | None = None
+    link_ttl_hours: int = Field(default=72, gt=0)
+
+    cancel_window_hours: float = Field(default=8, gt=0)
+    refund_days: int = Field(default=14, gt=0)
+    response_hours: int = Field(default=72, gt=0)
+    cancel_review_hours: int = Field(default=24, gt=0)
+    reply_wait_days: int = Field(default=7, gt=0)
+    reopen_days: int = Field(default=7, gt=0)
+    dialog_timeout_hours: float = Field(default=24, gt=0)
+
+    work_days: str = "mon,tue,wed,thu,fri"
+    work_hours: str = "09:00-18:00"
+    holidays: str = ""
+
+    @field_validator("work_days")
+    @classmethod
+    def _known_days(cls, value: str) -> str:
+        days = [d.strip().lower() for d in value.split(",") if d.strip()]
+        if not days or any(d not in WEEKDAYS for d in days):
+            raise ValueError("list weekdays as mon,tue,wed,thu,fri,sat,sun")
+        return ",".join(days)
+
+    @field_validator("work_hours")
+    @classmethod
+    def _hours_range(cls, value: str) -> str:
+        from datetime import time
+
+        try:
+            start, end = (time.fromisoformat(part.strip()) for part in value.split("-"))
+        except ValueError:
+            raise ValueError("write working hours as HH:MM-HH:MM, e.g. 09:00-18:00") from None
+        if start >= end:
+            raise ValueError("working hours must start before they end")
+        return value
+
+    @field_validator("holidays")
+    @classmethod
+    def _iso_dates(cls, value: str) -> str:
+        from datetime import date
+
+        try:
+            for part in value.split(","):
+                if part.strip():
+                    date.fromisoformat(part.strip())
+        except ValueError:
+            raise ValueError("list holidays as YYYY-MM-DD dates separated by commas") from None
+        return value
+
+    @field_validator("redis_url", "bot_token", "link_secret", "agent_chat_id", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or wrong; the message names the variable."""
+
+
+def load_settings(env_file: Path | None = Path(".env")) -> Settings:
+    """Read the settings once, turning validation errors into one readable line."""
+    try:
+        return Settings(_env_file=env_file)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
+        raise ConfigError(f"{name}: {first['msg']}") from None

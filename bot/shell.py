@@ -1,0 +1,137 @@
+"""`supportbot shell`: talk to the real bot in a terminal, with no Telegram and no token.
+
+Lines you type are sent as messages; a number presses that button of the latest
+keyboard; lines starting with `:` are shell commands (`:help` lists them). Reads
+a pipe as well as a terminal, so a conversation can be scripted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TextIO
+
+from bot.clock import ShiftedClock
+from bot.config import Settings
+from bot.emulator.sandbox import Person, Sandbox
+
+DURATION = re.compile(r"^(\d+)([mhd])$")
+
+
+class Shell:
+    def __init__(self, sandbox: Sandbox, person: Person, clock: ShiftedClock, out: TextIO) -> None:
+        self.sandbox = sandbox
+        self.person = person
+        self.clock = clock
+        self.out = out
+        self.buttons: list[tuple[str, str]] = []
+        self.seen: dict[int, int | None] = {}
+        self.commands: dict[str, tuple[str, Callable[[str], Awaitable[None]]]] = {
+            ":help": ("list the shell commands", self.cmd_help),
+            ":wait": ("move the clock forward, e.g. :wait 9h, :wait 2d, :wait 30m", self.cmd_wait),
+            ":quit": ("leave the shell", self.cmd_quit),
+        }
+        self.done = False
+
+    def say(self, line: str = "") -> None:
+        print(line, file=self.out, flush=True)
+
+    def show_new(self) -> None:
+        """Print the bot's new and edited messages in the buyer's chat."""
+        for message in self.person.inbox():
+            edited = message.get("edit_date")
+            if message["message_id"] in self.seen and self.seen[message["message_id"]] == edited:
+                continue
+            was_seen = message["message_id"] in self.seen
+            self.seen[message["message_id"]] = edited
+            self.print_message(message, edited=was_seen)
+
+    def print_message(self, message: dict[str, Any], *, edited: bool = False) -> None:
+        label = "bot (edited) ›" if edited else "bot ›"
+        body = message.get("text") or message.get("caption") or ""
+        for kind in ("photo", "document", "sticker", "voice", "video"):
+            if kind in message:
+                body = f"[{kind}] {body}".strip()
+        lines = body.splitlines() or [""]
+        self.say(f"{label} {lines[0]}")
+        for line in lines[1:]:
+            self.say(f"      {line}")
+        rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+        if rows:
+            self.buttons = []
+            for row in rows:
+                cells = []
+                for button in row:
+                    self.buttons.append((button["text"], button.get("callback_data", "")))
+                    cells.append(f"[{len(self.buttons)}] {button['text']}")
+                self.say("      " + "   ".join(cells))
+        self.say()
+
+    async def handle(self, line: str) -> None:
+        line = line.rstrip("\n")
+        if not line.strip():
+            return
+        word = line.split(maxsplit=1)[0]
+        if word in self.commands:
+            await self.commands[word][1](line[len(word) :].strip())
+        elif word.startswith(":"):
+            self.say(f"unknown shell command {word}; :help lists them")
+        elif line.strip().isdigit() and self.buttons:
+            number = int(line.strip())
+            if not 1 <= number <= len(self.buttons):
+                self.say(f"there is no button {number}; pick 1 to {len(self.buttons)}")
+                return
+            label, data = self.buttons[number - 1]
+            self.say(f"(pressed: {label})")
+            await self.person.press(data=data)
+            if self.person.last_answer and self.person.last_answer.get("text"):
+                self.say(f"bot (toast) › {self.person.last_answer['text']}")
+        else:
+            await self.person.send(line)
+        self.show_new()
+
+    async def cmd_help(self, _arg: str) -> None:
+        self.say("Type a message to send it; type a number to press that button.")
+        for name, (text, _fn) in self.commands.items():
+            self.say(f"  {name:<8} {text}")
+
+    async def cmd_wait(self, arg: str) -> None:
+        match = DURATION.match(arg)
+        if match is None:
+            self.say("usage: :wait 30m | 9h | 2d")
+            return
+        amount, unit = int(match[1]), match[2]
+        self.clock.advance(timedelta(**{{"m": "minutes", "h": "hours", "d": "days"}[unit]: amount}))
+        self.say(f"(the clock moved forward by {arg})")
+
+    async def cmd_quit(self, _arg: str) -> None:
+        self.done = True
+
+
+async def run_shell(settings: Settings, args: argparse.Namespace) -> int:
+    clock = ShiftedClock()
+    sandbox = await Sandbox.start(settings, clock)
+    person = sandbox.person(args.user_id, args.name, language_code=args.lang)
+    shell = Shell(sandbox, person, clock, sys.stdout)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        shell.say(
+            "supportbot shell: you are a buyer in a private chat. :help for help, Ctrl-D to leave."
+        )
+    try:
+        while not shell.done:
+            if interactive:
+                print("you › ", end="", flush=True)
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line:
+                break
+            if not interactive and line.strip():
+                shell.say(f"you › {line.rstrip()}")
+            await shell.handle(line)
+    finally:
+        await sandbox.stop()
+    return 0

@@ -1,0 +1,42 @@
+"""Keyboards shared by several dialogs. Labels are translated when the keyboard is built."""
+
+from __future__ import annotations
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from handlers.callbacks import Lang, LangCb, MenuAction, MenuCb
+
+
+def main_menu() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    items = [
+        (MenuAction.cancel, _("❌ Cancel an order")),
+        (MenuAction.refund, _("💸 Refund")),
+        (MenuAction.defect, _("📦 Defective or damaged item")),
+        (MenuAction.payment, _("💳 Payment problem")),
+        (MenuAction.seller, _("✉️ Ask the seller")),
+        (MenuAction.person, _("🙋 Talk to a person")),
+        (MenuAction.orders, _("🧾 My orders")),
+        (MenuAction.cases, _("📂 My requests")),
+        (MenuAction.language, _("🌐 Language")),
+    ]
+    for action, label in items:
+        builder.button(text=label, callback_data=MenuCb(action=action))
+    builder.adjust(2, 2, 2, 2, 1)
+    return builder.as_markup()
+
+
+def back_to_menu() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("⬅️ Main menu"), callback_data=MenuCb(action=MenuAction.home))
+    return builder.as_markup()
+
+
+def language_picker() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    # Each language is named in itself, so anyone can find their own.
+    builder.button(text="English", callback_data=LangCb(locale=Lang.en))
+    builder.button(text="Русский", callback_data=LangCb(locale=Lang.ru))
+    return builder.as_markup()

@@ -1,0 +1,64 @@
+"""Talk to a person: the buyer describes the question and it becomes a general case."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.cases import CaseType, Entry
+from bot.services import Services
+from handlers.callbacks import MenuAction, MenuCb
+from handlers.keyboards import back_to_menu, main_menu
+from handlers.texts import MAX_TEXT, case_opened, too_long
+
+
+class PersonDialog(StatesGroup):
+    describe = State()
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+
+    @router.callback_query(MenuCb.filter(F.action == MenuAction.person), StateFilter("*"))
+    async def enter(query: CallbackQuery, state: FSMContext) -> None:
+        await state.clear()
+        await state.set_state(PersonDialog.describe)
+        await query.answer()
+        if isinstance(query.message, Message):
+            await query.message.answer(
+                _(
+                    "Tell me in one message what happened, and I will pass it to a support "
+                    "agent. Please include the order number if your question is about an order."
+                ),
+                reply_markup=back_to_menu(),
+            )
+
+    @router.message(PersonDialog.describe, F.text)
+    async def describe(message: Message, state: FSMContext, svc: Services, i18n: I18n) -> None:
+        assert message.text is not None
+        assert message.from_user is not None
+        if len(message.text) > MAX_TEXT:
+            await message.answer(too_long())
+            return
+        opened = await svc.cases.open(
+            buyer_id=message.from_user.id,
+            type_=CaseType.general,
+            locale=i18n.current_locale,
+            entries=[Entry.from_message(message)],
+            reason=message.text,
+        )
+        await state.clear()
+        await message.answer(case_opened(opened, svc.cases), reply_markup=main_menu())
+
+    @router.message(PersonDialog.describe)
+    async def not_text(message: Message) -> None:
+        await message.answer(
+            _("Please describe your question in words first; you can send photos after that.")
+        )
+
+    return router

@@ -1,0 +1,42 @@
+"""Texts that several dialogs show."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from aiogram.utils.i18n import gettext as _
+
+from bot import formatting
+from bot.cases import CaseService, Opened
+
+MAX_TEXT = 3000
+
+
+def too_long(limit: int = MAX_TEXT) -> str:
+    return _(
+        "That is longer than I can take in one message (up to {limit} characters). "
+        "Please shorten it or send it in parts."
+    ).format(limit=formatting.number(limit))
+
+
+def case_opened(opened: Opened, cases: CaseService) -> str:
+    """What a buyer reads when their request reaches the support team."""
+    case = opened.case
+    tz = ZoneInfo(cases.settings.timezone)
+    if not opened.created:
+        return _(
+            "You already have request №{number} open about this, so I added your message "
+            "to it. An agent will answer here."
+        ).format(number=case.id)
+    assert case.response_due_at is not None
+    text = _(
+        "Your request №{number} is registered and passed to the support team. "
+        "An agent will answer here, in this chat, by {deadline} at the latest."
+    ).format(number=case.id, deadline=formatting.moment(case.response_due_at, tz))
+    now = cases.clock.now()
+    if not cases.calendar.is_open(now):
+        back = formatting.moment(cases.calendar.next_opening(now), tz)
+        text += "\n\n" + _("Our agents are not at work right now; they are back on {time}.").format(
+            time=back
+        )
+    return text

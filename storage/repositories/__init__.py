@@ -1,0 +1,1 @@
+"""Repositories take a session and never commit: the unit of work does."""
