@@ -79,11 +79,12 @@ async def postgres_url() -> AsyncIterator[str]:
 
 @pytest.fixture
 async def redis_url() -> AsyncIterator[str]:
-    """A Redis database emptied before and after the test."""
+    """A Redis database emptied before and after the test (one per process, so
+    test runs side by side do not share keys)."""
     need_service("Redis", REDIS_HOST, REDIS_PORT)
     from redis.asyncio import Redis
 
-    url = f"redis://{REDIS_HOST}:{REDIS_PORT}/5"
+    url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{1 + os.getpid() % 15}"
     client = Redis.from_url(url)
     await client.flushdb()
     yield url

@@ -1,0 +1,70 @@
+"""Migrations, the SQL dialog-state storage and the column types."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from aiogram.fsm.storage.base import StorageKey
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection
+
+from storage.db import create_engine, create_session_factory
+from storage.fsm import SqlStorage
+from storage.migrate import upgrade
+from storage.models import Base, User
+
+
+async def _diff_after_upgrade(url: str) -> list[object]:
+    engine = create_engine(url)
+    await upgrade(engine)
+
+    def compare(connection: Connection) -> list[object]:
+        return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+
+    async with engine.connect() as conn:
+        diff = await conn.run_sync(compare)
+    await engine.dispose()
+    return diff
+
+
+async def test_migrations_match_the_models_on_sqlite(sqlite_url: str) -> None:
+    assert await _diff_after_upgrade(sqlite_url) == []
+
+
+@pytest.mark.postgres
+async def test_migrations_match_the_models_on_postgres(postgres_url: str) -> None:
+    assert await _diff_after_upgrade(postgres_url) == []
+
+
+async def test_dialog_state_survives_a_new_storage(sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url)
+    await upgrade(engine)
+    key = StorageKey(bot_id=1, chat_id=2, user_id=2)
+    first = SqlStorage(create_session_factory(engine))
+    await first.set_state(key, "Cancel:confirm")
+    await first.set_data(key, {"order": "A-1", "note": "привет"})
+    second = SqlStorage(create_session_factory(engine))
+    assert await second.get_state(key) == "Cancel:confirm"
+    assert await second.get_data(key) == {"order": "A-1", "note": "привет"}
+    await second.set_state(key, None)
+    await second.set_data(key, {})
+    assert await first.get_state(key) is None
+    assert await first.get_data(key) == {}
+    await engine.dispose()
+
+
+async def test_datetimes_come_back_aware_in_utc(sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url)
+    await upgrade(engine)
+    seen = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    async with create_session_factory(engine)() as session:
+        session.add(User(id=5, first_name="A", first_seen=seen, last_seen=seen))
+        await session.commit()
+    async with create_session_factory(engine)() as session:
+        user = await session.get(User, 5)
+        assert user is not None
+        assert user.first_seen == seen
+        assert user.first_seen.tzinfo is not None
+    await engine.dispose()
