@@ -9,7 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.cases import CaseService
 from bot.clock import Clock
 from bot.config import Settings
+from bot.orders import OrderSource, SqlOrderSource
 from storage.repositories.cases import CaseRepository
+from storage.repositories.orders import OrderRepository
 from storage.repositories.users import UserRepository
 
 
@@ -22,6 +24,7 @@ class Services:
     clock: Clock
     users: UserRepository
     cases: CaseService
+    orders: OrderSource
 
     @classmethod
     def build(cls, session: AsyncSession, settings: Settings, clock: Clock) -> Services:
@@ -31,4 +34,5 @@ class Services:
             clock=clock,
             users=UserRepository(session),
             cases=CaseService(CaseRepository(session), clock, settings),
+            orders=SqlOrderSource(OrderRepository(session)),
         )

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Order
+
+
+def owned_by(telegram_id: int, buyer_id: str | None) -> ColumnElement[bool]:
+    """Orders of this Telegram user, or of the marketplace buyer they linked."""
+    linked = Order.buyer_id == buyer_id if buyer_id else false()
+    return or_(Order.buyer_telegram_id == telegram_id, linked)
+
+
+class OrderRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, order_id: str) -> Order | None:
+        return await self.session.get(Order, order_id)
+
+    async def find_owned(
+        self, order_id: str, telegram_id: int, buyer_id: str | None
+    ) -> Order | None:
+        query = select(Order).where(Order.order_id == order_id, owned_by(telegram_id, buyer_id))
+        return (await self.session.scalars(query)).first()
+
+    async def list_owned(
+        self,
+        telegram_id: int,
+        buyer_id: str | None,
+        *,
+        statuses: Sequence[str] | None = None,
+        offset: int = 0,
+        limit: int = 10,
+    ) -> Sequence[Order]:
+        query = select(Order).where(owned_by(telegram_id, buyer_id))
+        if statuses is not None:
+            query = query.where(Order.status.in_(statuses))
+        query = query.order_by(Order.placed_at.desc(), Order.order_id).offset(offset).limit(limit)
+        return (await self.session.scalars(query)).all()
+
+    async def count_owned(
+        self, telegram_id: int, buyer_id: str | None, *, statuses: Sequence[str] | None = None
+    ) -> int:
+        query = select(func.count()).select_from(Order).where(owned_by(telegram_id, buyer_id))
+        if statuses is not None:
+            query = query.where(Order.status.in_(statuses))
+        return int((await self.session.execute(query)).scalar_one())
+
+    async def count_by_status(self, telegram_id: int, buyer_id: str | None) -> dict[str, int]:
+        query = (
+            select(Order.status, func.count())
+            .where(owned_by(telegram_id, buyer_id))
+            .group_by(Order.status)
+        )
+        return {status: int(n) for status, n in (await self.session.execute(query)).all()}
+
+    def add(self, order: Order) -> None:
+        self.session.add(order)
