@@ -28,7 +28,6 @@ async def start_live_bot(workdir: Path, **env: str) -> tuple[EmulatorServer, Bot
     model.add_group(AGENT_CHAT, "Support agents")
     server = EmulatorServer(model)
     url = await server.start()
-    workdir.mkdir(parents=True, exist_ok=True)
     process = BotProcess(
         workdir,
         {

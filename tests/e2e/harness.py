@@ -56,7 +56,7 @@ class BotProcess:
 
     def start(self) -> None:
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the handle
-            self.process = subprocess.Popen(  # noqa: S603 - our own command
+            self.process = subprocess.Popen(
                 [sys.executable, "-m", "bot", "run"],
                 cwd=self.workdir,
                 env=self.env,
