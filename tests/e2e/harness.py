@@ -115,9 +115,16 @@ class LiveBot:
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.2)
 
-    async def ready(self) -> None:
-        """The bot is up once it long-polls for updates."""
-        await self.settle(lambda: any(m == "getUpdates" for m, _ in self.model.calls))
+    async def ready(self, since: int = 0) -> None:
+        """The bot is up once it long-polls for updates (after call number `since`)."""
+        await self.settle(lambda: any(m == "getUpdates" for m, _ in self.model.calls[since:]))
+
+    async def restart_after_kill(self) -> None:
+        """SIGKILL the bot in the middle of whatever it does, start it again, wait for it."""
+        self.process.kill()
+        since = len(self.model.calls)
+        self.process.start()
+        await self.ready(since)
 
     def person(self, user_id: int, first_name: str, *, language_code: str | None) -> Person:
         self.model.add_user(user_id, first_name, language_code=language_code)
