@@ -17,6 +17,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.emulator.model import BotApiModel
 from bot.emulator.sandbox import Person
 
@@ -30,6 +32,16 @@ TOKEN = "4242424242:AAF-e2e-token-never-in-logs"
 
 def faketime_library() -> str | None:
     return next((lib for lib in FAKETIME_LIBS if Path(lib).exists()), None)
+
+
+def need_time_travel() -> None:
+    """Skip (fail in CI) a test that moves the bot's clock when libfaketime is missing."""
+    if faketime_library() is not None:
+        return
+    message = "libfaketime is not installed (apt-get install faketime)"
+    if os.environ.get("SUPPORTBOT_REQUIRE_SERVICES") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 class BotProcess:
