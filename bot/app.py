@@ -21,7 +21,7 @@ from bot.clock import Clock
 from bot.config import LOCALES, Settings
 from bot.errors import on_error
 from bot.i18n import LocaleMiddleware, create_i18n
-from bot.middlewares import UnitOfWorkMiddleware
+from bot.middlewares import CardGuardMiddleware, UnitOfWorkMiddleware
 from handlers import create_routers
 from storage.db import create_session_factory
 from storage.fsm import SqlStorage
@@ -58,9 +58,10 @@ def create_dispatcher(settings: Settings, *, engine: AsyncEngine, clock: Clock) 
     dp["clock"] = clock
     dp["i18n"] = i18n
 
-    dp.update.outer_middleware(
-        UnitOfWorkMiddleware(create_session_factory(engine), settings, clock)
-    )
+    sessions = create_session_factory(engine)
+    # First: card data is masked before anything else, storage included, sees it.
+    dp.update.outer_middleware(CardGuardMiddleware(sessions, i18n, settings.default_locale))
+    dp.update.outer_middleware(UnitOfWorkMiddleware(sessions, settings, clock))
     LocaleMiddleware(i18n).setup(dp)
     dp.include_routers(*create_routers())
     dp.errors.register(on_error)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.cases import CaseService
 from bot.clock import Clock
 from bot.config import Settings
+from bot.linking import LinkSigner
 from bot.orders import OrderSource, SqlOrderSource
 from storage.repositories.cases import CaseRepository
 from storage.repositories.orders import OrderRepository
@@ -25,6 +26,8 @@ class Services:
     users: UserRepository
     cases: CaseService
     orders: OrderSource
+    links: LinkSigner | None
+    """Checks buyer deep links; None when LINK_SECRET is not set."""
 
     @classmethod
     def build(cls, session: AsyncSession, settings: Settings, clock: Clock) -> Services:
@@ -35,4 +38,5 @@ class Services:
             users=UserRepository(session),
             cases=CaseService(CaseRepository(session), clock, settings),
             orders=SqlOrderSource(OrderRepository(session)),
+            links=LinkSigner.from_settings(settings),
         )

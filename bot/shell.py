@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import re
 import sys
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,10 @@ from typing import Any, TextIO
 from bot.clock import ShiftedClock
 from bot.config import Settings
 from bot.emulator.sandbox import Person, Sandbox
+from bot.order_demo import create_demo_orders
+from bot.order_import import OrderImporter
+from bot.orders import Buyer, SqlOrderSource
+from storage.repositories.orders import OrderRepository
 
 DURATION = re.compile(r"^(\d+)([mhd])$")
 
@@ -29,10 +34,14 @@ class Shell:
         self.clock = clock
         self.out = out
         self.buttons: list[tuple[str, str]] = []
-        self.seen: dict[int, int | None] = {}
+        self.seen: dict[int, str] = {}
         self.commands: dict[str, tuple[str, Callable[[str], Awaitable[None]]]] = {
             ":help": ("list the shell commands", self.cmd_help),
             ":wait": ("move the clock forward, e.g. :wait 9h, :wait 2d, :wait 30m", self.cmd_wait),
+            ":demo": (
+                "create demo orders for you, one for each case the dialogs know",
+                self.cmd_demo,
+            ),
             ":quit": ("leave the shell", self.cmd_quit),
         }
         self.done = False
@@ -43,11 +52,15 @@ class Shell:
     def show_new(self) -> None:
         """Print the bot's new and edited messages in the buyer's chat."""
         for message in self.person.inbox():
-            edited = message.get("edit_date")
-            if message["message_id"] in self.seen and self.seen[message["message_id"]] == edited:
+            # Two edits within one second share an edit_date: compare what is shown too.
+            shown = json.dumps(
+                [message.get(k) for k in ("edit_date", "text", "caption", "reply_markup")],
+                sort_keys=True,
+            )
+            if self.seen.get(message["message_id"]) == shown:
                 continue
             was_seen = message["message_id"] in self.seen
-            self.seen[message["message_id"]] = edited
+            self.seen[message["message_id"]] = shown
             self.print_message(message, edited=was_seen)
 
     def print_message(self, message: dict[str, Any], *, edited: bool = False) -> None:
@@ -108,6 +121,18 @@ class Shell:
         self.clock.advance(timedelta(**{{"m": "minutes", "h": "hours", "d": "days"}[unit]: amount}))
         self.say(f"(the clock moved forward by {arg})")
 
+    async def order_count(self) -> int:
+        async with self.sandbox.db() as session:
+            return await SqlOrderSource(OrderRepository(session)).count(Buyer(self.person.id))
+
+    async def cmd_demo(self, _arg: str) -> None:
+        async with self.sandbox.db() as session:
+            report = await create_demo_orders(
+                OrderImporter(OrderRepository(session)), self.person.id, self.clock.now()
+            )
+            await session.commit()
+        self.say(f"(demo orders for user {self.person.id}: {report.summary()}; see 🧾 My orders)")
+
     async def cmd_quit(self, _arg: str) -> None:
         self.done = True
 
@@ -122,6 +147,8 @@ async def run_shell(settings: Settings, args: argparse.Namespace) -> int:
         shell.say(
             "supportbot shell: you are a buyer in a private chat. :help for help, Ctrl-D to leave."
         )
+    if not await shell.order_count():
+        shell.say(f"(user {args.user_id} has no orders yet; :demo creates a realistic set)")
     try:
         while not shell.done:
             if interactive:
