@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.enums import ChatType
 
-from handlers import commands, fallback, person
+from handlers import cancel_order, commands, defect, fallback, order_picker, person, refund
 
 
 def create_routers() -> list[Router]:
@@ -18,6 +18,10 @@ def create_routers() -> list[Router]:
     buyers.include_routers(
         commands.create_router(),
         person.create_router(),
+        order_picker.create_router(),
+        cancel_order.create_router(),
+        refund.create_router(),
+        defect.create_router(),
         fallback.create_router(),
     )
     return [buyers]
