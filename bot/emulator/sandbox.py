@@ -8,8 +8,9 @@ land back in the model's chats.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
@@ -74,6 +75,10 @@ class Sandbox:
                 handled += 1
         return handled
 
+    async def settle(self, done: Callable[[], bool]) -> None:
+        """In-process, handling every queued update is all there is to wait for."""
+        await self.process()
+
     def person(
         self, user_id: int, first_name: str = "Anna", *, language_code: str | None = "en"
     ) -> Person:
@@ -81,32 +86,53 @@ class Sandbox:
         return Person(self, user_id)
 
 
+class Driver(Protocol):
+    """Runs the bot behind a model: in this process (Sandbox) or as a real process (e2e)."""
+
+    model: BotApiModel
+
+    async def settle(self, done: Callable[[], bool]) -> None:
+        """Return once the bot has handled what people sent and `done()` holds."""
+        ...
+
+
 @dataclass
 class Person:
     """Someone writing to the bot in a private chat."""
 
-    sandbox: Sandbox
+    driver: Driver
     id: int
     last_answer: dict[str, Any] | None = None
     """What the bot answered to the last button press (the toast), if anything."""
 
     @property
     def model(self) -> BotApiModel:
-        return self.sandbox.model
+        return self.driver.model
 
     def inbox(self) -> list[dict[str, Any]]:
         """Every message the bot has in this person's chat, oldest first."""
         return self.model.bot_messages(self.id)
 
-    async def send(self, text: str | None = None, **message: Any) -> list[dict[str, Any]]:
-        """Write a message; returns the bot's new messages in this chat."""
-        before = {m["message_id"] for m in self.inbox()}
+    def _changed_since(self, before: dict[int, Any]) -> list[dict[str, Any]]:
+        return [
+            m
+            for m in self.inbox()
+            if m["message_id"] not in before or before[m["message_id"]] != m.get("edit_date")
+        ]
+
+    async def send(
+        self, text: str | None = None, *, expect: int = 1, **message: Any
+    ) -> list[dict[str, Any]]:
+        """Write a message; returns the bot's new or edited messages in this chat.
+
+        `expect` is how many messages to wait for when the bot runs elsewhere."""
+        before = {m["message_id"]: m.get("edit_date") for m in self.inbox()}
         self.model.send_message(self.id, text, **message)
-        await self.sandbox.process()
-        return [m for m in self.inbox() if m["message_id"] not in before]
+        await self.driver.settle(lambda: len(self._changed_since(before)) >= expect)
+        return self._changed_since(before)
 
     def buttons(self, message: dict[str, Any] | None = None) -> list[tuple[str, str]]:
-        """(label, callback data) of the newest message with inline buttons."""
+        """(label, callback data) of a message's inline buttons (default: the newest keyboard)."""
         if message is None:
             with_buttons = [m for m in self.inbox() if m.get("reply_markup")]
             if not with_buttons:
@@ -116,9 +142,15 @@ class Person:
         return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
 
     async def press(
-        self, label: str | None = None, *, data: str | None = None, index: int | None = None
+        self,
+        label: str | None = None,
+        *,
+        data: str | None = None,
+        index: int | None = None,
+        expect: int = 1,
     ) -> list[dict[str, Any]]:
-        """Press a button on the newest keyboard, by label text, index or raw data."""
+        """Press a button on the newest keyboard, by label text, index or raw data;
+        returns the bot's new or edited messages."""
         with_buttons = [m for m in self.inbox() if m.get("reply_markup")]
         message = with_buttons[-1] if with_buttons else self.inbox()[-1]
         if data is None:
@@ -132,10 +164,11 @@ class Person:
                 data = matches[0]
         before = {m["message_id"]: m.get("edit_date") for m in self.inbox()}
         query_id = self.model.press(self.id, self.id, message["message_id"], data)
-        await self.sandbox.process()
+        await self.driver.settle(
+            lambda: (
+                query_id in self.model.callback_answers
+                and len(self._changed_since(before)) >= expect
+            )
+        )
         self.last_answer = self.model.callback_answers.get(query_id)
-        return [
-            m
-            for m in self.inbox()
-            if m["message_id"] not in before or before[m["message_id"]] != m.get("edit_date")
-        ]
+        return self._changed_since(before)
