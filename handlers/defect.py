@@ -145,8 +145,9 @@ async def ask_for_photos(target: ChatMessage, state: FSMContext) -> None:
     text = photos_prompt()
     if count:
         text += "\n\n" + photos_progress(count)
-    sent = await target.answer(text, reply_markup=photos_keyboard(str(data["order_id"]), count))
-    await state.update_data(status_id=sent.message_id, status_group=None)
+    await target.answer(text, reply_markup=photos_keyboard(str(data["order_id"]), count))
+    # The instructions stay in the chat; progress goes in a message of its own.
+    await state.update_data(status_id=None, status_group=None)
 
 
 def create_router() -> Router:
