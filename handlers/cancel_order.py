@@ -155,12 +155,12 @@ async def show_order(target: ChatMessage, order: Order, state: FSMContext, svc: 
         return
     await state.set_state(CancelDialog.confirm)
     await state.update_data(order_id=order.order_id, shown=verdict.value)
-    undo = _("A cancellation cannot be undone.")
     if verdict == CancelVerdict.unpaid:
         text = _("Cancel your {order}? It has not been paid, so nothing will be charged.").format(
             order=summary
         )
         label = _("✅ Yes, cancel the order")
+        text += "\n\n" + _("A cancellation cannot be undone.")
     elif verdict == CancelVerdict.instant:
         ends = formatting.moment(
             policies.cancel_window_ends(order, svc.settings), ZoneInfo(svc.settings.timezone)
@@ -170,6 +170,7 @@ async def show_order(target: ChatMessage, order: Order, state: FSMContext, svc: 
             "money goes back the way you paid."
         ).format(order=summary, time=ends)
         label = _("✅ Yes, cancel the order")
+        text += "\n\n" + _("A cancellation cannot be undone.")
     else:
         text = _(
             "Your {order} was placed too long ago to be cancelled at once: the seller may "
@@ -177,7 +178,7 @@ async def show_order(target: ChatMessage, order: Order, state: FSMContext, svc: 
             "You tell me the reason, and the agent answers {within}."
         ).format(order=summary, within=review_hours(svc))
         label = _("📝 Request a cancellation")
-    await target.answer(text + "\n\n" + undo, reply_markup=confirm_keyboard(order, label))
+    await target.answer(text, reply_markup=confirm_keyboard(order, label))
 
 
 async def open_review(

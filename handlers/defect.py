@@ -300,10 +300,11 @@ def create_router() -> Router:
             query,
             _(
                 "Please check your claim before I send it:\n\n"
-                "Order: {order}\nProblem: {description}\nPhotos: {count}\n\n"
+                "Order №{number}: {title}\nProblem: {description}\nPhotos: {count}\n\n"
                 "Send it to the support team?"
             ).format(
-                order=order_summary(order),
+                number=order.order_id,
+                title=order.title,
                 description=data["description"]["text"],
                 count=count,
             ),
