@@ -17,6 +17,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.emulator.model import BotApiModel
 from bot.emulator.sandbox import Person
 
@@ -30,6 +32,16 @@ TOKEN = "4242424242:AAF-e2e-token-never-in-logs"
 
 def faketime_library() -> str | None:
     return next((lib for lib in FAKETIME_LIBS if Path(lib).exists()), None)
+
+
+def need_time_travel() -> None:
+    """Skip (fail in CI) a test that moves the bot's clock when libfaketime is missing."""
+    if faketime_library() is not None:
+        return
+    message = "libfaketime is not installed (apt-get install faketime)"
+    if os.environ.get("SUPPORTBOT_REQUIRE_SERVICES") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 class BotProcess:
@@ -115,9 +127,16 @@ class LiveBot:
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.2)
 
-    async def ready(self) -> None:
-        """The bot is up once it long-polls for updates."""
-        await self.settle(lambda: any(m == "getUpdates" for m, _ in self.model.calls))
+    async def ready(self, since: int = 0) -> None:
+        """The bot is up once it long-polls for updates (after call number `since`)."""
+        await self.settle(lambda: any(m == "getUpdates" for m, _ in self.model.calls[since:]))
+
+    async def restart_after_kill(self) -> None:
+        """SIGKILL the bot in the middle of whatever it does, start it again, wait for it."""
+        self.process.kill()
+        since = len(self.model.calls)
+        self.process.start()
+        await self.ready(since)
 
     def person(self, user_id: int, first_name: str, *, language_code: str | None) -> Person:
         self.model.add_user(user_id, first_name, language_code=language_code)
