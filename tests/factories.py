@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.emulator.sandbox import Sandbox
+from storage.db import create_engine, create_session_factory
 from storage.models import Case, CaseMessage, Order
 from storage.repositories.orders import OrderRepository
 
@@ -42,12 +42,26 @@ def order(
     )
 
 
+async def _save(session: AsyncSession, orders: tuple[Order, ...]) -> None:
+    repo = OrderRepository(session)
+    for item in orders:
+        repo.add(item)
+    await session.commit()
+
+
 async def add_orders(sandbox: Sandbox, *orders: Order) -> None:
     async with sandbox.db() as session:
-        repo = OrderRepository(session)
-        for item in orders:
-            repo.add(item)
-        await session.commit()
+        await _save(session, orders)
+
+
+async def add_orders_at(database_url: str, *orders: Order) -> None:
+    """Orders in the database of a bot that runs in another process."""
+    engine = create_engine(database_url)
+    try:
+        async with create_session_factory(engine)() as session:
+            await _save(session, orders)
+    finally:
+        await engine.dispose()
 
 
 async def stored_order(sandbox: Sandbox, order_id: str) -> Order:
@@ -71,7 +85,3 @@ async def only_case(sandbox: Sandbox, buyer: int) -> tuple[Case, list[CaseMessag
     async with sandbox.db() as session:
         [case] = await cases_of(session, buyer)
         return case, await transcript(session, case.id)
-
-
-def texts(messages: list[dict[str, Any]]) -> str:
-    return "\n".join(m.get("text", "") for m in messages)
