@@ -12,7 +12,7 @@ from typing import Any
 from aiogram.types import TelegramObject, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from aiogram.utils.i18n import gettext as _gettext
-from babel.messages.catalog import Catalog
+from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
@@ -103,6 +103,12 @@ def render_template(catalog: Catalog) -> bytes:
     return buffer.getvalue()
 
 
+def _translated(message: Message) -> bool:
+    """Every form of the entry has text (a plural entry has one per plural form)."""
+    forms = message.string if isinstance(message.string, tuple) else (message.string,)
+    return all(forms)
+
+
 def update_catalogs(project_root: Path, locales: Iterable[Locale] = LOCALES) -> list[str]:
     """Refresh messages.pot from the code and merge it into each language's `.po`.
 
@@ -126,12 +132,12 @@ def update_catalogs(project_root: Path, locales: Iterable[Locale] = LOCALES) -> 
         if locale == SOURCE_LOCALE:
             # The source language starts as its own translation; editors may reword it.
             for message in catalog:
-                if message.id and not message.string:
+                if message.id and not _translated(message):
                     message.string = message.id
 
         buffer = BytesIO()
         write_po(buffer, catalog, width=100, sort_output=True)
         path.write_bytes(buffer.getvalue())
-        missing += [f"{locale}: {m.id!r}" for m in catalog if m.id and not m.string]
+        missing += [f"{locale}: {m.id!r}" for m in catalog if m.id and not _translated(m)]
     compile_catalogs(root)
     return missing

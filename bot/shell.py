@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
+import mimetypes
 import re
+import shlex
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
 from bot.clock import ShiftedClock
@@ -42,9 +46,14 @@ class Shell:
                 "create demo orders for you, one for each case the dialogs know",
                 self.cmd_demo,
             ),
+            ":say": ("send text as typed, e.g. an order number: :say 100234", self.cmd_say),
+            ":photo": ("send a picture file as a photo: :photo PATH", self.cmd_photo),
+            ":album": ("send pictures as one album: :album PATH PATH ...", self.cmd_album),
+            ":file": ("send a file as a document (an image keeps full quality)", self.cmd_file),
             ":quit": ("leave the shell", self.cmd_quit),
         }
         self.done = False
+        self.albums = itertools.count(1)
 
     def say(self, line: str = "") -> None:
         print(line, file=self.out, flush=True)
@@ -132,6 +141,62 @@ class Shell:
             )
             await session.commit()
         self.say(f"(demo orders for user {self.person.id}: {report.summary()}; see 🧾 My orders)")
+
+    async def cmd_say(self, arg: str) -> None:
+        if not arg:
+            self.say("usage: :say TEXT")
+            return
+        await self.person.send(arg)
+
+    def read_files(self, arg: str) -> list[tuple[Path, bytes]] | None:
+        """The files named on the command line, or None (after saying why)."""
+        paths = [Path(word).expanduser() for word in shlex.split(arg)]
+        if not paths:
+            self.say("name a file, e.g. :photo ~/defect.jpg")
+            return None
+        files = []
+        for path in paths:
+            try:
+                files.append((path, path.read_bytes()))
+            except OSError as exc:
+                self.say(f"cannot read {path}: {exc.strerror}")
+                return None
+        return files
+
+    async def cmd_photo(self, arg: str) -> None:
+        files = self.read_files(arg)
+        if files is None:
+            return
+        if len(files) > 1:
+            self.say("one photo at a time; :album sends several together")
+            return
+        self.sandbox.model.send_message(self.person.id, photo=files[0][1])
+        await self.sandbox.process()
+
+    async def cmd_album(self, arg: str) -> None:
+        files = self.read_files(arg)
+        if files is None:
+            return
+        if not 2 <= len(files) <= 10:
+            self.say("an album holds 2 to 10 photos")
+            return
+        # Like Telegram: one update per photo, all queued before the bot sees any.
+        group = f"shell-album-{next(self.albums)}"
+        for _path, content in files:
+            self.sandbox.model.send_message(self.person.id, photo=content, media_group_id=group)
+        await self.sandbox.process()
+
+    async def cmd_file(self, arg: str) -> None:
+        files = self.read_files(arg)
+        if files is None:
+            return
+        if len(files) > 1:
+            self.say("one file at a time")
+            return
+        path, content = files[0]
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        self.sandbox.model.send_message(self.person.id, document=(path.name, content, mime))
+        await self.sandbox.process()
 
     async def cmd_quit(self, _arg: str) -> None:
         self.done = True

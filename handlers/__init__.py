@@ -6,7 +6,19 @@ from aiogram import F, Router
 from aiogram.enums import ChatType
 
 from bot.middlewares import DialogTimeoutMiddleware
-from handlers import commands, deep_link, fallback, my_orders, payment, person, seller
+from handlers import (
+    cancel_order,
+    commands,
+    deep_link,
+    defect,
+    fallback,
+    my_orders,
+    order_picker,
+    payment,
+    person,
+    refund,
+    seller,
+)
 
 
 def create_routers() -> list[Router]:
@@ -28,6 +40,10 @@ def create_routers() -> list[Router]:
         my_orders.create_router(),
         payment.create_router(),
         seller.create_router(),
+        order_picker.create_router(),
+        cancel_order.create_router(),
+        refund.create_router(),
+        defect.create_router(),
         fallback.create_router(),
     )
     return [buyers]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -39,4 +40,15 @@ def language_picker() -> InlineKeyboardMarkup:
     # Each language is named in itself, so anyone can find their own.
     builder.button(text="English", callback_data=LangCb(locale=Lang.en))
     builder.button(text="Русский", callback_data=LangCb(locale=Lang.ru))
+    return builder.as_markup()
+
+
+def with_way_out(builder: InlineKeyboardBuilder, back: CallbackData) -> InlineKeyboardMarkup:
+    """A dialog step's keyboard, finished with Back and a way out to a person."""
+    builder.row(
+        InlineKeyboardButton(text=_("⬅️ Back"), callback_data=back.pack()),
+        InlineKeyboardButton(
+            text=_("🙋 Talk to a person"), callback_data=MenuCb(action=MenuAction.person).pack()
+        ),
+    )
     return builder.as_markup()

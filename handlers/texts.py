@@ -6,8 +6,11 @@ from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
 
-from bot import formatting
+from bot import formatting, policies
 from bot.cases import CaseService, Opened
+from bot.config import Settings
+from bot.orders import PaymentMethod
+from storage.models import Order
 
 MAX_TEXT = 3000
 
@@ -40,3 +43,26 @@ def case_opened(opened: Opened, cases: CaseService) -> str:
             time=back
         )
     return text
+
+
+def refund_arrival(order: Order, settings: Settings) -> str:
+    """Where an issued refund goes, and by which date it arrives at the latest."""
+    money = formatting.money(order.amount, order.currency)
+    if order.payment_method == PaymentMethod.bonus:
+        return _(
+            "The bonuses ({amount}) are back on your bonus balance; you can see it in the "
+            "marketplace's mobile app."
+        ).format(amount=money)
+    assert order.refund_issued_at is not None
+    due = formatting.day(
+        policies.refund_due(order.refund_issued_at, settings), ZoneInfo(settings.timezone)
+    )
+    if order.payment_method == PaymentMethod.wallet:
+        return _(
+            "The money ({amount}) usually reaches your e-wallet within minutes, and at the "
+            "latest by {date}."
+        ).format(amount=money, date=due)
+    return _(
+        "The money ({amount}) usually reaches your bank card within minutes, and at the "
+        "latest by {date}."
+    ).format(amount=money, date=due)

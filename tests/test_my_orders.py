@@ -99,7 +99,7 @@ async def test_orders_newest_first_page_by_page(sandbox: Sandbox) -> None:
         ("ru", ["🧾 Logitech MX Master 3S", "Заказ №DEMO-33-04", "Сумма: 8\u00a0990,00\u00a0₽",
                 "Статус: ждёт отправки", "Оформлен: 23 ноября, 17:00 (Москва)",
                 "Оплачен: 23 ноября, 17:10 (Москва), банковской картой"],
-         ["❌ Отменить заказ", "✉️ Вопрос продавцу", "⬅️ Все мои заказы", "⬅️ Главное меню"]),
+         ["❌ Отменить этот заказ", "✉️ Вопрос продавцу", "⬅️ Все мои заказы", "⬅️ Главное меню"]),
     ],
 )  # fmt: skip
 async def test_order_card_shows_details_in_the_buyers_locale_and_the_operators_zone(

@@ -38,8 +38,8 @@ async def case_of(live: LiveBot, buyer_id: int) -> tuple[Case, list[str]]:
 
 @pytest.mark.parametrize(
     ("user_id", "lang", "menu", "summary", "older", "number"),
-    [(700_001, "ru", "Мои заказы", "У вас 13 заказов:", "Старше ▶️", "Заказ"),
-     (700_002, "en", "My orders", "You have 13 orders:", "Older ▶️", "Order")],
+    [(800_001, "ru", "Мои заказы", "У вас 13 заказов:", "Старше ▶️", "Заказ"),
+     (800_002, "en", "My orders", "You have 13 orders:", "Older ▶️", "Order")],
 )  # fmt: skip
 async def test_my_orders_over_http(
     live: LiveBot, user_id: int, lang: str, menu: str, summary: str, older: str, number: str
@@ -57,9 +57,9 @@ async def test_my_orders_over_http(
 
 @pytest.mark.parametrize(
     ("user_id", "lang", "t"),
-    [(700_003, "ru", ["Проблема с оплатой", "Новый заказ", "Не то, следующая причина",
+    [(800_003, "ru", ["Проблема с оплатой", "Новый заказ", "Не то, следующая причина",
                       "Ничего из этого", "Всё равно не проходит", "Ваше обращение №"]),
-     (700_004, "en", ["Payment problem", "Paying for a new order", "Not this, next cause",
+     (800_004, "en", ["Payment problem", "Paying for a new order", "Not this, next cause",
                       "None of these", "It still fails", "Your request №"])],
 )  # fmt: skip
 async def test_payment_still_failing_opens_a_case(
@@ -83,9 +83,9 @@ async def test_payment_still_failing_opens_a_case(
 
 @pytest.mark.parametrize(
     ("user_id", "lang", "menu", "passed_on", "warning"),
-    [(700_005, "ru", "Вопрос продавцу", "Поддержка передаст ваш вопрос продавцу",
+    [(800_005, "ru", "Вопрос продавцу", "Поддержка передаст ваш вопрос продавцу",
       "⚠️ Пожалуйста, никогда не присылайте номер карты"),
-     (700_006, "en", "Ask the seller", "Support will pass your question to the seller",
+     (800_006, "en", "Ask the seller", "Support will pass your question to the seller",
       "⚠️ Please never send your card number")],
 )  # fmt: skip
 async def test_seller_question_with_a_card_number_is_masked(

@@ -1,0 +1,376 @@
+"""Cancel an order: at once when the rules allow it, through an agent's review when not.
+
+The rules are `bot.policies.cancel_verdict`; this dialog asks, confirms and reports.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from aiogram import F, Router
+from aiogram.filters import StateFilter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot import formatting, policies
+from bot.cases import CaseType, Entry
+from bot.i18n import N_, ngettext
+from bot.orders import Buyer, OrderStatus
+from bot.policies import CancelVerdict
+from bot.services import Services
+from handlers.callbacks import MenuAction, MenuCb
+from handlers.keyboards import main_menu, with_way_out
+from handlers.order_picker import (
+    OrderCb,
+    Purpose,
+    ask_for_order,
+    chosen_order,
+    order_summary,
+    page_turner,
+    status_label,
+    typed_order,
+)
+from handlers.replies import ChatMessage, reply
+from handlers.texts import MAX_TEXT, case_opened, refund_arrival, too_long
+from storage.models import Order, User
+
+STATUSES = (OrderStatus.unpaid, OrderStatus.paid, OrderStatus.shipped)
+
+
+class CancelDialog(StatesGroup):
+    order = State()
+    confirm = State()
+    reason = State()
+
+
+class CancelAction(StrEnum):
+    confirm = "ok"
+    back = "back"
+
+
+class CancelCb(CallbackData, prefix="cn"):
+    action: CancelAction
+    order_id: str
+    """The order the button was shown for: a confirmation never applies to another one."""
+
+
+class CancelReason(StrEnum):
+    changed_mind = "mind"
+    cheaper = "cheaper"
+    mistake = "mistake"
+    address = "address"
+    slow = "slow"
+
+
+class CancelReasonCb(CallbackData, prefix="cr"):
+    reason: CancelReason
+
+
+# The reasons buyers give most often; anything else they write in their own words.
+REASONS = {
+    CancelReason.changed_mind: N_("I changed my mind"),
+    CancelReason.cheaper: N_("I found it cheaper elsewhere"),
+    CancelReason.mistake: N_("Wrong item, size or colour ordered"),
+    CancelReason.address: N_("Wrong delivery address or phone"),
+    CancelReason.slow: N_("Delivery takes too long"),
+}
+
+
+def confirm_keyboard(order: Order, label: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=label, callback_data=CancelCb(action=CancelAction.confirm, order_id=order.order_id)
+    )
+    return with_way_out(builder, CancelCb(action=CancelAction.back, order_id=order.order_id))
+
+
+def elsewhere_keyboard(order: Order) -> InlineKeyboardMarkup:
+    """Where a buyer goes when the order can no longer be cancelled."""
+    builder = InlineKeyboardBuilder()
+    if order.status in (OrderStatus.shipped, OrderStatus.delivered):
+        builder.button(
+            text=_("💸 Refund"),
+            callback_data=OrderCb(purpose=Purpose.refund, order_id=order.order_id),
+        )
+        builder.button(
+            text=_("📦 Defective or damaged item"),
+            callback_data=OrderCb(purpose=Purpose.defect, order_id=order.order_id),
+        )
+    elif order.paid_at is not None:
+        builder.button(
+            text=_("💸 When will my money be back?"),
+            callback_data=OrderCb(purpose=Purpose.refund, order_id=order.order_id),
+        )
+    builder.adjust(1)
+    return with_way_out(builder, CancelCb(action=CancelAction.back, order_id=order.order_id))
+
+
+def reasons_keyboard(order: Order) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for reason, label in REASONS.items():
+        builder.button(text=_(label), callback_data=CancelReasonCb(reason=reason))
+    builder.adjust(1)
+    return with_way_out(builder, CancelCb(action=CancelAction.back, order_id=order.order_id))
+
+
+def review_hours(svc: Services) -> str:
+    hours = svc.cases.response_hours(CaseType.cancel_review)
+    return ngettext(
+        "within {hours} hour, counting working days only",
+        "within {hours} hours, counting working days only",
+        hours,
+    ).format(hours=hours)
+
+
+async def show_order(target: ChatMessage, order: Order, state: FSMContext, svc: Services) -> None:
+    """Tell the buyer what cancelling this order means, and ask to confirm when it can go on."""
+    verdict = policies.cancel_verdict(order, svc.settings, svc.clock.now())
+    summary = order_summary(order)
+    if verdict == CancelVerdict.closed:
+        await state.set_state(CancelDialog.order)
+        await target.answer(
+            _("Your {order} is already {status}; there is nothing left to cancel.").format(
+                order=summary, status=status_label(order.status)
+            ),
+            reply_markup=elsewhere_keyboard(order),
+        )
+        return
+    if verdict == CancelVerdict.shipped:
+        await state.set_state(CancelDialog.order)
+        await target.answer(
+            _(
+                "Your {order} is already {status}, so it can no longer be cancelled: the "
+                "parcel is in the hands of the delivery service or already yours.\n\n"
+                "If you don't need the item or something is wrong with it, ask for a refund "
+                "or report a defective or damaged item."
+            ).format(order=summary, status=status_label(order.status)),
+            reply_markup=elsewhere_keyboard(order),
+        )
+        return
+    await state.set_state(CancelDialog.confirm)
+    await state.update_data(order_id=order.order_id, shown=verdict.value)
+    if verdict == CancelVerdict.unpaid:
+        text = _("Cancel your {order}? It has not been paid, so nothing will be charged.").format(
+            order=summary
+        )
+        label = _("✅ Yes, cancel the order")
+        text += "\n\n" + _("A cancellation cannot be undone.")
+    elif verdict == CancelVerdict.instant:
+        ends = formatting.moment(
+            policies.cancel_window_ends(order, svc.settings), ZoneInfo(svc.settings.timezone)
+        )
+        text = _(
+            "Cancel your {order}? Until {time} a paid order is cancelled at once, and the "
+            "money goes back the way you paid."
+        ).format(order=summary, time=ends)
+        label = _("✅ Yes, cancel the order")
+        text += "\n\n" + _("A cancellation cannot be undone.")
+    else:
+        text = _(
+            "Your {order} was placed too long ago to be cancelled at once: the seller may "
+            "already be packing it.\n\nI can send a cancellation request to a support agent. "
+            "You tell me the reason, and the agent answers {within}."
+        ).format(order=summary, within=review_hours(svc))
+        label = _("📝 Request a cancellation")
+    await target.answer(text, reply_markup=confirm_keyboard(order, label))
+
+
+async def open_review(
+    target: ChatMessage,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+    i18n: I18n,
+    *,
+    reason: str,
+    entry: Entry,
+) -> None:
+    """Pass the late cancellation request, with the buyer's reason, to an agent."""
+    order_id = str((await state.get_data())["order_id"])
+    opened = await svc.cases.open(
+        buyer_id=account.id,
+        type_=CaseType.cancel_review,
+        locale=i18n.current_locale,
+        order_id=order_id,
+        reason=reason,
+        entries=[entry],
+    )
+    await state.clear()
+    await target.answer(
+        _(
+            "Your request to cancel order №{number} is with the support team. Until an "
+            "agent decides, the order stays as it is."
+        ).format(number=order_id)
+        + "\n\n"
+        + case_opened(opened, svc.cases),
+        reply_markup=main_menu(),
+    )
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    page_turner(router, Purpose.cancel, STATUSES)
+
+    async def start(query: CallbackQuery, state: FSMContext, svc: Services, account: User) -> None:
+        await state.clear()
+        await state.set_state(CancelDialog.order)
+        await ask_for_order(
+            query,
+            svc,
+            account,
+            Purpose.cancel,
+            statuses=STATUSES,
+            prompt=_("Which order do you want to cancel? Choose it below or type its number."),
+            no_orders=_(
+                "I don't see orders of yours that could still be cancelled. If you have the "
+                "order number, type it."
+            ),
+        )
+
+    router.callback_query.register(
+        start, MenuCb.filter(F.action == MenuAction.cancel), StateFilter("*")
+    )
+    router.callback_query.register(
+        start, CancelCb.filter(F.action == CancelAction.back), StateFilter(CancelDialog)
+    )
+
+    @router.callback_query(OrderCb.filter(F.purpose == Purpose.cancel), StateFilter("*"))
+    async def picked(
+        query: CallbackQuery,
+        callback_data: OrderCb,
+        state: FSMContext,
+        svc: Services,
+        account: User,
+    ) -> None:
+        order = await chosen_order(query, callback_data, svc, account)
+        if order is None:
+            await state.set_state(CancelDialog.order)
+        elif query.message is not None:
+            await show_order(query.message, order, state, svc)
+
+    @router.message(CancelDialog.order)
+    async def typed(message: Message, state: FSMContext, svc: Services, account: User) -> None:
+        order = await typed_order(message, svc, account, Purpose.cancel)
+        if order is not None:
+            await show_order(message, order, state, svc)
+
+    @router.callback_query(
+        CancelCb.filter(F.action == CancelAction.confirm), StateFilter(CancelDialog.confirm)
+    )
+    async def confirmed(
+        query: CallbackQuery,
+        callback_data: CancelCb,
+        state: FSMContext,
+        svc: Services,
+        account: User,
+    ) -> None:
+        data = await state.get_data()
+        order = await svc.orders.find(Buyer.of(account), callback_data.order_id)
+        if order is None or data.get("order_id") != callback_data.order_id:
+            await query.answer(_("This button no longer works."))
+            return
+        now = svc.clock.now()
+        verdict = policies.cancel_verdict(order, svc.settings, now)
+        number = order.order_id
+        if verdict == CancelVerdict.unpaid:
+            await svc.orders.set_status(order, OrderStatus.cancelled)
+            await state.clear()
+            await reply(
+                query,
+                _(
+                    "Done: order №{number} is cancelled. It was not paid, so nothing was charged."
+                ).format(number=number),
+                main_menu(),
+            )
+        elif verdict == CancelVerdict.instant:
+            await svc.orders.set_status(
+                order,
+                OrderStatus.cancelled,
+                refund_issued_at=policies.refund_issued_on_cancel(order, now),
+            )
+            await state.clear()
+            await reply(
+                query,
+                _("Done: order №{number} is cancelled and the refund is issued.").format(
+                    number=number
+                )
+                + "\n\n"
+                + refund_arrival(order, svc.settings),
+                main_menu(),
+            )
+        elif verdict == CancelVerdict.review:
+            await state.set_state(CancelDialog.reason)
+            text = _(
+                "Why do you want to cancel order №{number}? Choose a reason below or write it "
+                "in your own words."
+            ).format(number=number)
+            if data.get("shown") == CancelVerdict.instant:
+                # The window closed while the buyer was reading: say so instead of surprising.
+                text = _("The time for an instant cancellation has just run out.") + "\n\n" + text
+            await reply(query, text, reasons_keyboard(order))
+        elif query.message is not None:
+            await query.answer()
+            await show_order(query.message, order, state, svc)
+
+    @router.message(CancelDialog.confirm)
+    async def confirm_expected(message: Message) -> None:
+        await message.answer(
+            _("Please use the buttons above: confirm, or Back to choose another order.")
+        )
+
+    @router.callback_query(CancelReasonCb.filter(), StateFilter(CancelDialog.reason))
+    async def reason_picked(
+        query: CallbackQuery,
+        callback_data: CancelReasonCb,
+        state: FSMContext,
+        svc: Services,
+        account: User,
+        i18n: I18n,
+    ) -> None:
+        label = REASONS[callback_data.reason]
+        with i18n.use_locale(svc.settings.agent_locale):
+            reason = _(label)
+        await query.answer()
+        if query.message is not None:
+            entry = Entry(
+                sender="buyer", text=_(label), sender_id=account.id, sender_name=account.first_name
+            )
+            await open_review(
+                query.message,
+                state,
+                svc,
+                account,
+                i18n,
+                reason=reason,
+                entry=entry,
+            )
+
+    @router.message(CancelDialog.reason, F.text)
+    async def reason_written(
+        message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
+    ) -> None:
+        assert message.text is not None
+        if len(message.text) > MAX_TEXT:
+            await message.answer(too_long())
+            return
+        await open_review(
+            message,
+            state,
+            svc,
+            account,
+            i18n,
+            reason=message.text,
+            entry=Entry.from_message(message),
+        )
+
+    @router.message(CancelDialog.reason)
+    async def reason_expected(message: Message) -> None:
+        await message.answer(_("Please choose a reason above or write it in words."))
+
+    return router
