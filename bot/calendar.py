@@ -55,8 +55,11 @@ class WorkCalendar:
             next_midnight = self._local_midnight(day + timedelta(days=1))
             if self.is_working_day(day):
                 available = next_midnight - moment
-                if remaining <= available:
+                if remaining < available:
                     return (moment + remaining).astimezone(UTC)
+                if remaining == available:
+                    # "By 26 November, 00:00" reads as the wrong day: end at 23:59 instead.
+                    return (next_midnight - timedelta(minutes=1)).astimezone(UTC)
                 remaining -= available
             moment = next_midnight
         raise ValueError("no working days in the calendar")
