@@ -19,7 +19,14 @@ from bot.orders import Buyer
 from bot.services import Services
 from handlers.callbacks import MenuAction, MenuCb
 from handlers.keyboards import main_menu
-from handlers.order_picker import OrderCb, OrderPageCb, Purpose, order_keyboard
+from handlers.order_picker import (
+    OrderCb,
+    OrderPageCb,
+    Purpose,
+    chosen_order,
+    order_keyboard,
+    typed_order,
+)
 from handlers.texts import MAX_TEXT, case_opened, too_long
 from storage.models import Order, User
 
@@ -118,12 +125,8 @@ def create_router() -> Router:
         svc: Services,
         account: User,
     ) -> None:
-        order = await svc.orders.find(Buyer.of(account), callback_data.order_id)
-        if order is None:
-            await query.answer(_("I can't find this order among yours."), show_alert=True)
-            return
-        await query.answer()
-        if isinstance(query.message, Message):
+        order = await chosen_order(query, callback_data, svc, account)
+        if order is not None and isinstance(query.message, Message):
             await start_question(query.message, state, order)
 
     @router.callback_query(SellerCb.filter(F.action == SellerAction.no_order), SellerDialog.order)
@@ -136,19 +139,9 @@ def create_router() -> Router:
     async def typed_number(
         message: Message, state: FSMContext, svc: Services, account: User
     ) -> None:
-        assert message.text is not None
-        order = await svc.orders.find(Buyer.of(account), message.text.strip().lstrip("№#"))
+        order = await typed_order(message, svc, account, Purpose.seller)
         if order is not None:
             await start_question(message, state, order)
-            return
-        await message.answer(
-            _(
-                "I can't find an order with the number {number} among yours. Pick one from "
-                "the list, or choose “Not about an order” and mention the number in your "
-                "question."
-            ).format(number=message.text.strip()[:40]),
-            reply_markup=await order_choice(svc, Buyer.of(account)),
-        )
 
     @router.message(SellerDialog.order)
     async def order_not_text(message: Message) -> None:
