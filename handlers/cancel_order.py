@@ -36,8 +36,8 @@ from handlers.order_picker import (
     status_label,
     typed_order,
 )
-from handlers.replies import ChatMessage, reply
-from handlers.texts import MAX_TEXT, case_opened, refund_arrival, too_long
+from handlers.replies import ChatMessage, open_case, reply
+from handlers.texts import MAX_TEXT, refund_arrival, too_long
 from storage.models import Order, User
 
 STATUSES = (OrderStatus.unpaid, OrderStatus.paid, OrderStatus.shipped)
@@ -193,23 +193,20 @@ async def open_review(
 ) -> None:
     """Pass the late cancellation request, with the buyer's reason, to an agent."""
     order_id = str((await state.get_data())["order_id"])
-    opened = await svc.cases.open(
-        buyer_id=account.id,
+    await open_case(
+        target,
+        state,
+        svc,
+        account,
+        i18n,
         type_=CaseType.cancel_review,
-        locale=i18n.current_locale,
         order_id=order_id,
         reason=reason,
         entries=[entry],
-    )
-    await state.clear()
-    await target.answer(
-        _(
+        intro=_(
             "Your request to cancel order №{number} is with the support team. Until an "
             "agent decides, the order stays as it is."
-        ).format(number=order_id)
-        + "\n\n"
-        + case_opened(opened, svc.cases),
-        reply_markup=main_menu(),
+        ).format(number=order_id),
     )
 
 

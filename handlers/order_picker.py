@@ -33,8 +33,8 @@ from bot.orders import Buyer, OrderSource
 from bot.services import Services
 from handlers.callbacks import MenuAction, MenuCb
 from handlers.keyboards import back_to_menu, main_menu
-from handlers.replies import reply
-from handlers.texts import MAX_TEXT, case_opened, too_long
+from handlers.replies import open_case, reply
+from handlers.texts import MAX_TEXT, too_long
 from storage.models import Order, User
 
 PAGE_SIZE = 5
@@ -307,16 +307,17 @@ def create_router() -> Router:
                 "The buyer asked about order №{number} ({topic}); it is not among their "
                 "orders on record."
             ).format(number=number, topic=_(PURPOSE_TOPICS[Purpose(data["purpose"])]))
-        opened = await svc.cases.open(
-            buyer_id=account.id,
+        await open_case(
+            message,
+            state,
+            svc,
+            account,
+            i18n,
             type_=CaseType.unknown_order,
-            locale=i18n.current_locale,
             order_id=number,
             reason=message.text,
             entries=[Entry(sender="bot", text=note), Entry.from_message(message)],
         )
-        await state.clear()
-        await message.answer(case_opened(opened, svc.cases), reply_markup=main_menu())
 
     @router.message(UnknownOrder.describe)
     async def not_described(message: Message) -> None:

@@ -24,7 +24,9 @@ from bot.i18n import N_
 from bot.services import Services
 from handlers.callbacks import MenuAction, MenuCb
 from handlers.keyboards import main_menu
-from handlers.texts import MAX_TEXT, case_opened, too_long
+from handlers.replies import open_case
+from handlers.texts import MAX_TEXT, too_long
+from storage.models import User
 
 # (what it is, what to do), in the order a buyer should check them.
 CAUSES = (
@@ -253,21 +255,23 @@ def create_router() -> Router:
             await _show(query.message, advice_screen())
 
     @router.message(PaymentDialog.describe, F.text)
-    async def described(message: Message, state: FSMContext, svc: Services, i18n: I18n) -> None:
+    async def described(
+        message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
+    ) -> None:
         assert message.text is not None
-        assert message.from_user is not None
         if len(message.text) > MAX_TEXT:
             await message.answer(too_long())
             return
-        opened = await svc.cases.open(
-            buyer_id=message.from_user.id,
+        await open_case(
+            message,
+            state,
+            svc,
+            account,
+            i18n,
             type_=CaseType.payment,
-            locale=i18n.current_locale,
             entries=[Entry.from_message(message)],
             reason=message.text,
         )
-        await state.clear()
-        await message.answer(case_opened(opened, svc.cases), reply_markup=main_menu())
 
     @router.message(PaymentDialog.describe)
     async def describe_in_words(message: Message) -> None:

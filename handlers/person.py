@@ -13,8 +13,10 @@ from aiogram.utils.i18n import gettext as _
 from bot.cases import CaseType, Entry
 from bot.services import Services
 from handlers.callbacks import MenuAction, MenuCb
-from handlers.keyboards import back_to_menu, main_menu
-from handlers.texts import MAX_TEXT, case_opened, too_long
+from handlers.keyboards import back_to_menu
+from handlers.replies import open_case
+from handlers.texts import MAX_TEXT, too_long
+from storage.models import User
 
 
 class PersonDialog(StatesGroup):
@@ -39,21 +41,23 @@ def create_router() -> Router:
             )
 
     @router.message(PersonDialog.describe, F.text)
-    async def describe(message: Message, state: FSMContext, svc: Services, i18n: I18n) -> None:
+    async def describe(
+        message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
+    ) -> None:
         assert message.text is not None
-        assert message.from_user is not None
         if len(message.text) > MAX_TEXT:
             await message.answer(too_long())
             return
-        opened = await svc.cases.open(
-            buyer_id=message.from_user.id,
+        await open_case(
+            message,
+            state,
+            svc,
+            account,
+            i18n,
             type_=CaseType.general,
-            locale=i18n.current_locale,
             entries=[Entry.from_message(message)],
             reason=message.text,
         )
-        await state.clear()
-        await message.answer(case_opened(opened, svc.cases), reply_markup=main_menu())
 
     @router.message(PersonDialog.describe)
     async def not_text(message: Message) -> None:

@@ -24,7 +24,7 @@ from bot.orders import Buyer, OrderStatus
 from bot.policies import RefundVerdict
 from bot.services import Services
 from handlers.callbacks import MenuAction, MenuCb
-from handlers.keyboards import main_menu, with_way_out
+from handlers.keyboards import with_way_out
 from handlers.order_picker import (
     OrderCb,
     Purpose,
@@ -35,8 +35,8 @@ from handlers.order_picker import (
     status_label,
     typed_order,
 )
-from handlers.replies import ChatMessage, reply
-from handlers.texts import MAX_TEXT, case_opened, refund_arrival, too_long
+from handlers.replies import ChatMessage, open_case, reply
+from handlers.texts import MAX_TEXT, refund_arrival, too_long
 from storage.models import Order, User
 
 STATUSES = (OrderStatus.cancelled, OrderStatus.refunded, OrderStatus.delivered)
@@ -84,31 +84,6 @@ def why_keyboard(order: Order) -> InlineKeyboardMarkup:
     )
     builder.adjust(1)
     return back_keyboard(order, builder)
-
-
-async def open_case(
-    target: ChatMessage,
-    state: FSMContext,
-    svc: Services,
-    account: User,
-    i18n: I18n,
-    order_id: str,
-    *,
-    type_: CaseType,
-    intro: str,
-    entries: list[Entry],
-    reason: str = "",
-) -> None:
-    opened = await svc.cases.open(
-        buyer_id=account.id,
-        type_=type_,
-        locale=i18n.current_locale,
-        order_id=order_id,
-        reason=reason,
-        entries=entries,
-    )
-    await state.clear()
-    await target.answer(intro + "\n\n" + case_opened(opened, svc.cases), reply_markup=main_menu())
 
 
 async def show_order(
@@ -191,7 +166,7 @@ async def show_order(
             svc,
             account,
             i18n,
-            number,
+            order_id=number,
             type_=CaseType.refund_not_received,
             intro=_(
                 "The refund for your {order} was issued on {issued} and should have arrived by "
@@ -212,7 +187,7 @@ async def show_order(
             svc,
             account,
             i18n,
-            number,
+            order_id=number,
             type_=CaseType.refund_check,
             intro=_(
                 "Your {order} is cancelled, but I have no record of its refund yet, so I have "
@@ -327,7 +302,7 @@ def create_router() -> Router:
             svc,
             account,
             i18n,
-            order.order_id,
+            order_id=order.order_id,
             type_=CaseType.not_received,
             intro=_(
                 "I'm sorry your {order} hasn't reached you although it shows as delivered. "
@@ -380,7 +355,7 @@ def create_router() -> Router:
             svc,
             account,
             i18n,
-            order_id,
+            order_id=order_id,
             type_=CaseType.general,
             intro=_("Thank you, I have passed it on."),
             entries=[Entry.from_message(message)],

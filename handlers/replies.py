@@ -1,10 +1,18 @@
-"""Answering a button press in the chat it came from."""
+"""Answering the buyer: under a pressed button, or with a case that was opened."""
 
 from __future__ import annotations
 
 from typing import TypeAlias
 
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+
+from bot.cases import CaseType, Entry, Opened
+from bot.services import Services
+from handlers.keyboards import main_menu
+from handlers.texts import case_opened
+from storage.models import User
 
 ChatMessage: TypeAlias = Message | InaccessibleMessage
 """A message to answer under: a buyer's message, or the one a pressed button sits on."""
@@ -21,3 +29,34 @@ async def reply(
     await query.answer()
     if query.message is not None:
         await query.message.answer(text, reply_markup=reply_markup)
+
+
+async def open_case(
+    target: ChatMessage,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+    i18n: I18n,
+    *,
+    type_: CaseType,
+    entries: list[Entry],
+    reason: str = "",
+    order_id: str | None = None,
+    intro: str | None = None,
+) -> Opened:
+    """Open the buyer's case (or add to the open one), end the dialog, say where it stands.
+
+    `intro` is what the dialog itself wants to say first.
+    """
+    opened = await svc.cases.open(
+        buyer_id=account.id,
+        type_=type_,
+        locale=i18n.current_locale,
+        order_id=order_id,
+        reason=reason,
+        entries=entries,
+    )
+    await state.clear()
+    status = case_opened(opened, svc.cases)
+    await target.answer(f"{intro}\n\n{status}" if intro else status, reply_markup=main_menu())
+    return opened

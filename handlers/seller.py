@@ -18,7 +18,6 @@ from bot.cases import CaseType, Entry
 from bot.orders import Buyer
 from bot.services import Services
 from handlers.callbacks import MenuAction, MenuCb
-from handlers.keyboards import main_menu
 from handlers.order_picker import (
     OrderCb,
     OrderPageCb,
@@ -27,7 +26,8 @@ from handlers.order_picker import (
     order_keyboard,
     typed_order,
 )
-from handlers.texts import MAX_TEXT, case_opened, too_long
+from handlers.replies import open_case
+from handlers.texts import MAX_TEXT, too_long
 from storage.models import Order, User
 
 
@@ -154,24 +154,24 @@ def create_router() -> Router:
             await choose_order(query.message, state, svc, account)
 
     @router.message(SellerDialog.question, F.text)
-    async def asked(message: Message, state: FSMContext, svc: Services, i18n: I18n) -> None:
+    async def asked(
+        message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
+    ) -> None:
         assert message.text is not None
-        assert message.from_user is not None
         if len(message.text) > MAX_TEXT:
             await message.answer(too_long())
             return
-        opened = await svc.cases.open(
-            buyer_id=message.from_user.id,
+        await open_case(
+            message,
+            state,
+            svc,
+            account,
+            i18n,
             type_=CaseType.seller_question,
-            locale=i18n.current_locale,
             entries=[Entry.from_message(message)],
             order_id=(await state.get_data()).get("order_id"),
             reason=message.text,
-        )
-        await state.clear()
-        passed_on = _("Support will pass your question to the seller and bring the answer here.")
-        await message.answer(
-            passed_on + "\n\n" + case_opened(opened, svc.cases), reply_markup=main_menu()
+            intro=_("Support will pass your question to the seller and bring the answer here."),
         )
 
     @router.message(SellerDialog.question)
