@@ -29,6 +29,15 @@ class Services:
     links: LinkSigner | None
     """Checks buyer deep links; None when LINK_SECRET is not set."""
 
+    async def commit(self) -> None:
+        """Make this update's changes durable now, before the person is told about them.
+
+        The unit of work commits when the handler returns; a handler that is about to
+        say "your request is registered" or "your order is cancelled" commits first, so
+        the person is never told of something that was then rolled back.
+        """
+        await self.session.commit()
+
     @classmethod
     def build(cls, session: AsyncSession, settings: Settings, clock: Clock) -> Services:
         return cls(

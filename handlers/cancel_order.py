@@ -278,6 +278,7 @@ def create_router() -> Router:
         if verdict == CancelVerdict.unpaid:
             await svc.orders.set_status(order, OrderStatus.cancelled)
             await state.clear()
+            await svc.commit()
             await reply(
                 query,
                 _(
@@ -292,6 +293,7 @@ def create_router() -> Router:
                 refund_issued_at=policies.refund_issued_on_cancel(order, now),
             )
             await state.clear()
+            await svc.commit()
             await reply(
                 query,
                 _("Done: order №{number} is cancelled and the refund is issued.").format(

@@ -335,6 +335,7 @@ def create_router() -> Router:
             entries=[Entry(**data["description"]), *(Entry(**p) for p in photos)],
         )
         await state.clear()
+        await svc.commit()
         await reply(
             query,
             _("Your claim about order №{number} and its photos are with the support team.").format(

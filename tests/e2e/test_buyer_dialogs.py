@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -67,21 +66,9 @@ def bot_now(live: LiveBot) -> datetime:
     return datetime.now(UTC) + live.process.shifted
 
 
-async def cases_with_messages(
-    live: LiveBot, buyer: int, expect: int = 1
-) -> list[tuple[Case, list[CaseMessage]]]:
-    """The buyer's cases once `expect` of them are stored: the bot process answers the
-    buyer from inside the transaction it commits right after."""
+async def cases_with_messages(live: LiveBot, buyer: int) -> list[tuple[Case, list[CaseMessage]]]:
     engine = create_engine(live.process.env["DATABASE_URL"])
     try:
-        for _ in range(200):
-            async with create_session_factory(engine)() as session:
-                count = len(
-                    (await session.scalars(select(Case.id).where(Case.buyer_id == buyer))).all()
-                )
-            if count >= expect:
-                break
-            await asyncio.sleep(0.05)
         async with create_session_factory(engine)() as session:
             cases = (await session.scalars(select(Case).where(Case.buyer_id == buyer))).all()
             found = []
