@@ -5,12 +5,13 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.enums import ChatType
 
-from handlers import commands, fallback, person
+from handlers import agents, commands, fallback, my_cases, person, relay
 
 
 def create_routers() -> list[Router]:
     """All routers in the order they must see updates: global commands first,
-    dialogs next, the fallback last. Buyers' routers only see private chats."""
+    dialogs next, the relay to agents, the fallback last. Buyers' routers only see
+    private chats; the agents' router only the configured agents' groups."""
     buyers = Router(name="buyers")
     buyers.message.filter(F.chat.type == ChatType.PRIVATE)
     buyers.edited_message.filter(F.chat.type == ChatType.PRIVATE)
@@ -18,6 +19,8 @@ def create_routers() -> list[Router]:
     buyers.include_routers(
         commands.create_router(),
         person.create_router(),
+        my_cases.create_router(),
+        relay.create_router(),
         fallback.create_router(),
     )
-    return [buyers]
+    return [buyers, agents.create_router()]

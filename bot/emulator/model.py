@@ -536,7 +536,18 @@ class BotApiModel:
 
     def api_getChat(self, params: dict[str, Any], uploads: dict[str, bytes]) -> Any:
         chat = self._chat(params)
-        return {**chat.public(), "accent_color_id": 0, "max_reaction_count": 11}
+        return {
+            **chat.public(),
+            "accent_color_id": 0,
+            "max_reaction_count": 11,
+            "accepted_gift_types": {
+                "unlimited_gifts": False,
+                "limited_gifts": False,
+                "unique_gifts": False,
+                "premium_subscription": False,
+                "gifts_from_channels": False,
+            },
+        }
 
     def api_getChatMember(self, params: dict[str, Any], uploads: dict[str, bytes]) -> Any:
         chat = self._chat(params)
@@ -550,7 +561,8 @@ class BotApiModel:
                     can_restrict_members=False, can_promote_members=False,
                     can_change_info=False, can_invite_users=True, can_post_stories=False,
                     can_edit_stories=False, can_delete_stories=False,
-                    can_manage_topics=chat.can_manage_topics, can_pin_messages=True,
+                    can_send_welcome_messages=False, can_pin_messages=True,
+                    can_manage_topics=chat.can_manage_topics,
                 )  # fmt: skip
             return member
         user = self.users.get(user_id or 0)
