@@ -291,8 +291,7 @@ class Handoff:
                 return
             pending = await cases.repo.pending(case.id, Sender.buyer)
             if any(row.media_group_id for row in pending):
-                await self.lanes.sleep(ALBUM_WAIT)
-                session.expire_all()
+                await self.lanes.sleep(ALBUM_WAIT)  # parts arriving meanwhile join the album
                 pending = await cases.repo.pending(case.id, Sender.buyer)
             for rows in batches(pending):
                 await self._post_rows(bot, session, cases, case, rows)
@@ -488,8 +487,7 @@ class Handoff:
             answered_before = case.first_response_at
             pending = await cases.repo.pending(case.id, Sender.agent)
             if any(row.media_group_id for row in pending):
-                await self.lanes.sleep(ALBUM_WAIT)
-                session.expire_all()
+                await self.lanes.sleep(ALBUM_WAIT)  # parts arriving meanwhile join the album
                 pending = await cases.repo.pending(case.id, Sender.agent)
             for rows in batches(pending):
                 signature, heading = self.signature(rows[0], case.locale)

@@ -30,6 +30,16 @@ MEDIA_FIELDS = (
     "sticker",
     "video_note",
 )
+# Fields the Bot API always returns for each kind of media (the bot's copies carry them).
+MEDIA_REQUIRED: dict[str, dict[str, Any]] = {
+    "sticker": {"type": "regular", "width": 512, "height": 512, "is_animated": False,
+                "is_video": False},
+    "video": {"width": 1280, "height": 720, "duration": 5},
+    "animation": {"width": 320, "height": 240, "duration": 2},
+    "voice": {"duration": 3},
+    "audio": {"duration": 60},
+    "video_note": {"length": 240, "duration": 5},
+}  # fmt: skip
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 CALLBACK_DATA_LIMIT = 64
@@ -492,6 +502,7 @@ class BotApiModel:
             "file_id": stored.file_id,
             "file_unique_id": stored.file_unique_id,
             "file_size": len(stored.content),
+            **MEDIA_REQUIRED.get(kind, {}),
         }
 
     def _caption(self, message: dict[str, Any], params: dict[str, Any]) -> None:

@@ -38,19 +38,27 @@ class VirtualSleep:
     def __init__(self) -> None:
         self.waits: list[float] = []
         self._pending: list[asyncio.Future[None]] = []
+        self._waking = 0
 
     async def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append(waiter)
-        await waiter
+        try:
+            await waiter
+        finally:
+            self._waking -= 1
 
-    def release(self) -> bool:
-        """End every current wait; False when nothing was waiting."""
+    async def release(self) -> bool:
+        """End every current wait, once the waiting jobs are running again; False when
+        nothing was waiting."""
         pending, self._pending = self._pending, []
+        self._waking += len(pending)
         for waiter in pending:
-            if not waiter.done():
-                waiter.set_result(None)
+            waiter.set_result(None)
+        # One turn of the loop per woken job is enough for it to resume.
+        while self._waking > 0:  # noqa: ASYNC110
+            await asyncio.sleep(0)
         return bool(pending)
 
 
@@ -119,7 +127,7 @@ class Sandbox:
             await self.delivery.settle()
             if updates:
                 continue
-            if run_waits and self.sleep.release():
+            if run_waits and await self.sleep.release():
                 continue
             return handled
 
