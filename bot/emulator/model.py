@@ -283,6 +283,22 @@ class BotApiModel:
         self.chats[chat_id] = chat
         return chat
 
+    def bot_joined(self, chat_id: int, *, by: int) -> dict[str, Any]:
+        """Someone added the bot to a group: Telegram sends a my_chat_member update."""
+        chat = self.chats[chat_id]
+        chat.bot_status = "member"
+        return self.queue_update(
+            {
+                "my_chat_member": {
+                    "chat": chat.public(),
+                    "from": self.users[by],
+                    "date": self._now(),
+                    "old_chat_member": {"status": "left", "user": self.bot_user},
+                    "new_chat_member": {"status": "member", "user": self.bot_user},
+                }
+            }
+        )
+
     def block_bot(self, user_id: int) -> None:
         """The person blocked the bot: every send to them answers 403."""
         self.blocked_by.add(user_id)
