@@ -9,8 +9,9 @@ land back in the model's chats.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
@@ -136,6 +137,16 @@ class Sandbox:
         await self.dp["scheduler"].run_due(self.bot)
         await self.process()
 
+    async def settle(self, done: Callable[[], bool]) -> None:
+        """In-process, handling every queued update is all there is to wait for."""
+        await self.process()
+
+    def person(
+        self, user_id: int, first_name: str = "Anna", *, language_code: str | None = "en"
+    ) -> Person:
+        self.model.add_user(user_id, first_name, language_code=language_code)
+        return Person(self, user_id)
+
     def agent(
         self,
         user_id: int,
@@ -150,39 +161,54 @@ class Sandbox:
         assert group is not None, "set AGENT_CHAT_ID to have agents"
         return Agent(self, user_id, group)
 
-    def person(
-        self, user_id: int, first_name: str = "Anna", *, language_code: str | None = "en"
-    ) -> Person:
-        self.model.add_user(user_id, first_name, language_code=language_code)
-        return Person(self, user_id)
+
+class Driver(Protocol):
+    """Runs the bot behind a model: in this process (Sandbox) or as a real process (e2e)."""
+
+    model: BotApiModel
+
+    async def settle(self, done: Callable[[], bool]) -> None:
+        """Return once the bot has handled what people sent and `done()` holds."""
+        ...
 
 
 @dataclass
 class Person:
     """Someone writing to the bot in a private chat."""
 
-    sandbox: Sandbox
+    driver: Driver
     id: int
     last_answer: dict[str, Any] | None = None
     """What the bot answered to the last button press (the toast), if anything."""
 
     @property
     def model(self) -> BotApiModel:
-        return self.sandbox.model
+        return self.driver.model
 
     def inbox(self) -> list[dict[str, Any]]:
         """Every message the bot has in this person's chat, oldest first."""
         return self.model.bot_messages(self.id)
 
-    async def send(self, text: str | None = None, **message: Any) -> list[dict[str, Any]]:
-        """Write a message; returns the bot's new messages in this chat."""
-        before = {m["message_id"] for m in self.inbox()}
+    def _changed_since(self, before: dict[int, Any]) -> list[dict[str, Any]]:
+        return [
+            m
+            for m in self.inbox()
+            if m["message_id"] not in before or before[m["message_id"]] != m.get("edit_date")
+        ]
+
+    async def send(
+        self, text: str | None = None, *, expect: int = 1, **message: Any
+    ) -> list[dict[str, Any]]:
+        """Write a message; returns the bot's new or edited messages in this chat.
+
+        `expect` is how many messages to wait for when the bot runs elsewhere."""
+        before = {m["message_id"]: m.get("edit_date") for m in self.inbox()}
         self.model.send_message(self.id, text, **message)
-        await self.sandbox.process()
-        return [m for m in self.inbox() if m["message_id"] not in before]
+        await self.driver.settle(lambda: len(self._changed_since(before)) >= expect)
+        return self._changed_since(before)
 
     def buttons(self, message: dict[str, Any] | None = None) -> list[tuple[str, str]]:
-        """(label, callback data) of the newest message with inline buttons."""
+        """(label, callback data) of a message's inline buttons (default: the newest keyboard)."""
         if message is None:
             with_buttons = [m for m in self.inbox() if m.get("reply_markup")]
             if not with_buttons:
@@ -192,9 +218,15 @@ class Person:
         return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
 
     async def press(
-        self, label: str | None = None, *, data: str | None = None, index: int | None = None
+        self,
+        label: str | None = None,
+        *,
+        data: str | None = None,
+        index: int | None = None,
+        expect: int = 1,
     ) -> list[dict[str, Any]]:
-        """Press a button on the newest keyboard, by label text, index or raw data."""
+        """Press a button on the newest keyboard, by label text, index or raw data;
+        returns the bot's new or edited messages."""
         with_buttons = [m for m in self.inbox() if m.get("reply_markup")]
         message = with_buttons[-1] if with_buttons else self.inbox()[-1]
         if data is None:
@@ -208,27 +240,31 @@ class Person:
                 data = matches[0]
         before = {m["message_id"]: m.get("edit_date") for m in self.inbox()}
         query_id = self.model.press(self.id, self.id, message["message_id"], data)
-        await self.sandbox.process()
+        await self.driver.settle(
+            lambda: (
+                query_id in self.model.callback_answers
+                and len(self._changed_since(before)) >= expect
+            )
+        )
         self.last_answer = self.model.callback_answers.get(query_id)
-        return [
-            m
-            for m in self.inbox()
-            if m["message_id"] not in before or before[m["message_id"]] != m.get("edit_date")
-        ]
+        return self._changed_since(before)
 
 
 @dataclass
 class Agent:
-    """A support agent in the agents' forum group, working a case in its topic."""
+    """A support agent in an agents' forum group, working a case in its topic.
 
-    sandbox: Sandbox
+    Works in-process and end to end: `until` says what to wait for when the bot runs
+    in another process (in-process, handling the updates is all there is)."""
+
+    driver: Driver
     id: int
     chat_id: int
     last_answer: dict[str, Any] | None = None
 
     @property
     def model(self) -> BotApiModel:
-        return self.sandbox.model
+        return self.driver.model
 
     def topic_id(self, case_id: int) -> int:
         """The thread id of the case's topic (found by its name, "№12 · ...")."""
@@ -236,6 +272,13 @@ class Agent:
             if topic.name.startswith(f"№{case_id} ·"):
                 return topic.thread_id
         raise LookupError(f"no topic for case {case_id}")
+
+    def has_topic(self, case_id: int) -> bool:
+        try:
+            self.topic_id(case_id)
+        except LookupError:
+            return False
+        return True
 
     def topic(self, case_id: int) -> list[dict[str, Any]]:
         """Every message in the case's topic, oldest first (the bot's and agents')."""
@@ -254,17 +297,26 @@ class Agent:
                 return message
         raise LookupError(f"no card for case {case_id}")
 
-    async def say(self, case_id: int, text: str | None = None, **message: Any) -> dict[str, Any]:
+    async def say(
+        self,
+        case_id: int,
+        text: str | None = None,
+        *,
+        until: Callable[[], bool] = lambda: True,
+        **message: Any,
+    ) -> dict[str, Any]:
         """Write in the case's topic; returns the agent's own message."""
         sent = self.model.send_message(
             self.id, text, chat_id=self.chat_id, thread_id=self.topic_id(case_id), **message
         )
-        await self.sandbox.process()
+        await self.driver.settle(until)
         return sent
 
-    async def edit(self, message: dict[str, Any], text: str) -> None:
+    async def edit(
+        self, message: dict[str, Any], text: str, *, until: Callable[[], bool] = lambda: True
+    ) -> None:
         self.model.edit_message(self.id, self.chat_id, message["message_id"], text)
-        await self.sandbox.process()
+        await self.driver.settle(until)
 
     def buttons(self, case_id: int) -> list[tuple[str, str]]:
         rows = self.card(case_id).get("reply_markup", {}).get("inline_keyboard", [])
@@ -281,5 +333,5 @@ class Agent:
                 raise LookupError(f"no button {label!r} in {self.buttons(case_id)}")
             data = matches[0]
         query_id = self.model.press(self.id, self.chat_id, card["message_id"], data)
-        await self.sandbox.process()
+        await self.driver.settle(lambda: query_id in self.model.callback_answers)
         self.last_answer = self.model.callback_answers.get(query_id)

@@ -1,0 +1,56 @@
+"""One emulator and one bot process for all end-to-end tests (started once)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from bot.emulator.model import BotApiModel
+from tests.e2e.harness import TOKEN, BotProcess, LiveBot
+from tests.emulator_http import EmulatorServer
+
+AGENT_CHAT = -1001000000001
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.path).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+async def start_live_bot(workdir: Path, **env: str) -> tuple[EmulatorServer, BotProcess, LiveBot]:
+    """An emulator on 127.0.0.1 and `supportbot run` pointed at it, up and polling."""
+    model = BotApiModel(TOKEN)
+    model.add_group(AGENT_CHAT, "Support agents")
+    server = EmulatorServer(model)
+    url = await server.start()
+    process = BotProcess(
+        workdir,
+        {
+            "BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_URL": url,
+            "AGENT_CHAT_ID": str(AGENT_CHAT),
+            "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'bot.sqlite3'}",
+            **env,
+        },
+    )
+    process.start()
+    live = LiveBot(model, process)
+    await live.ready()
+    return server, process, live
+
+
+@pytest_asyncio.fixture(scope="session")
+async def live(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LiveBot]:
+    """The shared bot process; tests use distinct user ids so they never meet."""
+    server, process, bot = await start_live_bot(tmp_path_factory.mktemp("live"))
+    yield bot
+    process.stop()
+    await server.stop()
+    log = process.log()
+    assert TOKEN not in log
+    assert "Traceback" not in log, log[-3000:]

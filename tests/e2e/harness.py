@@ -1,0 +1,143 @@
+"""The real bot as a subprocess (`supportbot run`) against the HTTP emulator.
+
+Time: when libfaketime is installed (Debian package `faketime`), the bot runs
+under it and `BotProcess.shift(...)` moves the bot's wall clock forward, so
+deadlines, reminders and resets can be seen end to end. Nothing in the bot knows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.emulator.model import BotApiModel
+from bot.emulator.sandbox import Person
+
+FAKETIME_LIBS = (
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/faketime/libfaketime.so.1",
+)
+TOKEN = "4242424242:AAF-e2e-token-never-in-logs"
+
+
+def faketime_library() -> str | None:
+    return next((lib for lib in FAKETIME_LIBS if Path(lib).exists()), None)
+
+
+def need_time_travel() -> None:
+    """Skip (fail in CI) a test that moves the bot's clock when libfaketime is missing."""
+    if faketime_library() is not None:
+        return
+    message = "libfaketime is not installed (apt-get install faketime)"
+    if os.environ.get("SUPPORTBOT_REQUIRE_SERVICES") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+class BotProcess:
+    """One `supportbot run` process, its environment, log and clock."""
+
+    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+        self.workdir = workdir
+        self.log_path = workdir / "bot.log"
+        self.time_file = workdir / "faketime"
+        self.shifted = timedelta()
+        self.env = {**os.environ, "LOG_LEVEL": "INFO", **env}
+        self.env.pop("SUPPORTBOT_REQUIRE_SERVICES", None)
+        library = faketime_library()
+        self.can_shift_time = library is not None
+        if library is not None:
+            self.time_file.write_text("+0\n")
+            self.env.update(
+                LD_PRELOAD=library,
+                FAKETIME_TIMESTAMP_FILE=str(self.time_file),
+                FAKETIME_NO_CACHE="1",
+                FAKETIME_DONT_FAKE_MONOTONIC="1",
+            )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:  # the child keeps its own copy of the handle
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "run"],
+                cwd=self.workdir,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no goodbye."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+
+    def shift(self, delta: timedelta) -> None:
+        """Move the bot's wall clock forward (needs libfaketime)."""
+        if not self.can_shift_time:
+            raise RuntimeError("libfaketime is not installed")
+        self.shifted += delta
+        self.time_file.write_text(f"+{int(self.shifted.total_seconds())}s\n")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class LiveBot:
+    """Drives people against a bot that runs in another process."""
+
+    def __init__(self, model: BotApiModel, process: BotProcess, timeout: float = 15.0) -> None:
+        self.model = model
+        self.process = process
+        self.timeout = timeout
+
+    async def settle(self, done: Callable[[], bool]) -> None:
+        """Wait until `done()` holds, then a short quiet spell for anything that follows."""
+        deadline = time.monotonic() + self.timeout
+        while not done():
+            if self.process.process is None or self.process.process.poll() is not None:
+                raise AssertionError(
+                    f"the bot process is not running:\n{self.process.log()[-3000:]}"
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"the bot did not answer in time:\n{self.process.log()[-3000:]}"
+                )
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+
+    async def ready(self, since: int = 0) -> None:
+        """The bot is up once it long-polls for updates (after call number `since`)."""
+        await self.settle(lambda: any(m == "getUpdates" for m, _ in self.model.calls[since:]))
+
+    async def restart_after_kill(self) -> None:
+        """SIGKILL the bot in the middle of whatever it does, start it again, wait for it."""
+        self.process.kill()
+        since = len(self.model.calls)
+        self.process.start()
+        await self.ready(since)
+
+    def person(self, user_id: int, first_name: str, *, language_code: str | None) -> Person:
+        self.model.add_user(user_id, first_name, language_code=language_code)
+        return Person(self, user_id)

@@ -1,0 +1,77 @@
+"""The HTTP door to the Bot API model: a local Bot API server on 127.0.0.1.
+
+The bot under test reaches it through TELEGRAM_API_URL exactly as it would reach
+api.telegram.org or a self-hosted Bot API server: `POST /bot<token>/<method>`
+with query, urlencoded, multipart or JSON parameters, and file downloads under
+`/file/bot<token>/<path>`. A dropped response closes the connection unanswered.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from bot.emulator.model import BotApiModel, Dropped
+
+
+class EmulatorServer:
+    def __init__(self, model: BotApiModel) -> None:
+        self.model = model
+        self.app = web.Application(client_max_size=50 * 1024 * 1024)
+        self.app.router.add_route("*", "/bot{token}/{method}", self._api)
+        self.app.router.add_get("/file/bot{token}/{path:.+}", self._file)
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> str:
+        """Listen on a free port of 127.0.0.1; returns the base URL for TELEGRAM_API_URL."""
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self.url = f"http://127.0.0.1:{port}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        params: dict[str, Any] = dict(request.query)
+        uploads: dict[str, bytes] = {}
+        if request.content_type == "application/json":
+            body = await request.json()
+            params.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()})
+        elif request.can_read_body:
+            form = await request.post()
+            for key, value in form.items():
+                if isinstance(value, web.FileField):
+                    uploads[key] = value.file.read()
+                else:
+                    params[key] = str(value)
+        status, payload = await self.model.call(
+            request.match_info["token"], request.match_info["method"], params, uploads
+        )
+        if isinstance(payload, Dropped):
+            # The request was carried out, but the answer never reaches the bot.
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=200)
+        return web.json_response(payload, status=status)
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] != self.model.token:
+            return web.json_response(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
+        content = self.model.file_content(request.match_info["path"])
+        if content is None:
+            return web.json_response(
+                {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
+            )
+        return web.Response(body=content, content_type="application/octet-stream")

@@ -1,0 +1,95 @@
+"""Both catalogs are complete, consistent with the code, and really translated."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog, Message
+from babel.messages.pofile import read_po
+
+from bot.config import LOCALES
+from bot.emulator.sandbox import Sandbox
+from bot.i18n import extract_catalog, po_path
+from locales import LOCALES_DIR
+
+ROOT = Path(__file__).resolve().parent.parent
+PLACEHOLDER = re.compile(r"\{[^{}]*\}|%\([^)]*\)[sd]|%[sd]")
+
+
+def _catalog(locale: str) -> Catalog:
+    with po_path(locale).open("rb") as source:
+        return read_po(source, locale=locale)
+
+
+def _forms(message: Message) -> tuple[str, ...]:
+    return message.string if isinstance(message.string, tuple) else (message.string,)
+
+
+def _ids(message: Message) -> tuple[str, ...]:
+    return message.id if isinstance(message.id, tuple) else (message.id,)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_no_empty_or_fuzzy_entries(locale: str) -> None:
+    catalog = _catalog(locale)
+    empty = [_ids(m)[0] for m in catalog if m.id and not all(_forms(m))]
+    fuzzy = [_ids(m)[0] for m in catalog if m.id and m.fuzzy]
+    assert empty == []
+    assert fuzzy == []
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_placeholders_match_the_source(locale: str) -> None:
+    wrong = []
+    for message in _catalog(locale):
+        if not message.id:
+            continue
+        wanted = set(PLACEHOLDER.findall(_ids(message)[-1]))
+        for form in _forms(message):
+            if set(PLACEHOLDER.findall(form)) - wanted or (
+                len(_forms(message)) == 1 and set(PLACEHOLDER.findall(form)) != wanted
+            ):
+                wrong.append((_ids(message)[0], form))
+    assert wrong == []
+
+
+def test_pot_is_up_to_date_with_the_code() -> None:
+    with (LOCALES_DIR / "messages.pot").open("rb") as source:
+        template = read_po(source)
+    in_code = {_ids(m) for m in extract_catalog(ROOT) if m.id}
+    in_pot = {_ids(m) for m in template if m.id}
+    assert in_code - in_pot == set(), "run `supportbot i18n`: strings missing from messages.pot"
+    assert in_pot - in_code == set(), (
+        "run `supportbot i18n`: messages.pot has strings no longer used"
+    )
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_catalogs_cover_the_template(locale: str) -> None:
+    template = {_ids(m) for m in extract_catalog(ROOT) if m.id}
+    assert template - {_ids(m) for m in _catalog(locale) if m.id} == set()
+
+
+def test_russian_never_equals_english() -> None:
+    english = {_ids(m): _forms(m) for m in _catalog("en") if m.id}
+    same = [_ids(m)[0] for m in _catalog("ru") if m.id and english.get(_ids(m)) == _forms(m)]
+    assert same == []
+
+
+async def test_screens_differ_between_languages(sandbox: Sandbox) -> None:
+    """Walk the first screens as a Russian and an English buyer: no text is the same."""
+    script = ["/start", "/help", "/language", "/cancel", "hello", "/start"]
+    seen: dict[str, list[str]] = {}
+    for user_id, code in ((70, "en"), (71, "ru")):
+        person = sandbox.person(user_id, "Sam", language_code=code)
+        texts = []
+        for line in script:
+            texts += [m["text"] for m in await person.send(line)]
+        for label in ("Talk to a person", "Связаться с сотрудником"):
+            if any(label in text for text, _ in person.buttons()):
+                texts += [m["text"] for m in await person.press(label)]
+        seen[code] = texts
+    assert len(seen["en"]) == len(seen["ru"]) > 0
+    assert [en for en, ru in zip(seen["en"], seen["ru"], strict=True) if en == ru] == []
