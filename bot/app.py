@@ -72,7 +72,7 @@ def create_dispatcher(
     dp["i18n"] = i18n
     dp["delivery"] = delivery
     dp["handoff"] = handoff
-    dp["scheduler"] = Scheduler(handoff)
+    dp["scheduler"] = Scheduler(handoff, settings.scheduler_interval_seconds)
 
     dp.update.outer_middleware(UnitOfWorkMiddleware(sessions, settings, clock, handoff))
     LocaleMiddleware(i18n).setup(dp)

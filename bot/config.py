@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     reopen_days: int = Field(default=7, gt=0)
     dialog_timeout_hours: float = Field(default=24, gt=0)
     remind_before_hours: float = Field(default=4, ge=0)
+    scheduler_interval_seconds: float = Field(default=60, gt=0)
 
     work_days: str = "mon,tue,wed,thu,fri"
     work_hours: str = "09:00-18:00"

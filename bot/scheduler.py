@@ -2,7 +2,8 @@
 left unanswered, and retrying topics and messages Telegram did not take earlier.
 
 `run_due()` does one round against the injected clock; `supportbot run` calls it every
-minute in a background task, tests and the shell call it after moving the clock.
+SCHEDULER_INTERVAL_SECONDS in a background task, tests and the shell call it after
+moving the clock.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ from storage.repositories.cases import CaseRepository
 
 log = logging.getLogger("supportbot.scheduler")
 
-INTERVAL = 60.0
-
 
 def topic_link(chat_id: int, topic_id: int) -> str:
     """t.me link to a topic of a supergroup (its id without the -100 prefix)."""
@@ -34,7 +33,7 @@ def topic_link(chat_id: int, topic_id: int) -> str:
 
 
 class Scheduler:
-    def __init__(self, handoff: Handoff, interval: float = INTERVAL) -> None:
+    def __init__(self, handoff: Handoff, interval: float) -> None:
         self.handoff = handoff
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
