@@ -24,7 +24,7 @@ from bot.delivery import Delivery, Sleep
 from bot.errors import on_error
 from bot.handoff import Handoff
 from bot.i18n import LocaleMiddleware, create_i18n
-from bot.middlewares import UnitOfWorkMiddleware
+from bot.middlewares import CardGuardMiddleware, UnitOfWorkMiddleware
 from bot.scheduler import Scheduler
 from handlers import create_routers
 from storage.db import create_session_factory
@@ -74,6 +74,8 @@ def create_dispatcher(
     dp["handoff"] = handoff
     dp["scheduler"] = Scheduler(handoff, settings.scheduler_interval_seconds)
 
+    # First: card data is masked before anything else, storage and relay included, sees it.
+    dp.update.outer_middleware(CardGuardMiddleware(sessions, i18n, settings.default_locale))
     dp.update.outer_middleware(UnitOfWorkMiddleware(sessions, settings, clock, handoff))
     LocaleMiddleware(i18n).setup(dp)
     dp.include_routers(*create_routers())

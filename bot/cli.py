@@ -20,6 +20,17 @@ def _parser() -> argparse.ArgumentParser:
     shell.add_argument("--lang", choices=["en", "ru"], default="en", help="your Telegram language")
     shell.add_argument("--user-id", type=int, default=1001, help="your Telegram user id")
     shell.add_argument("--name", default="Anna", help="your first name")
+    orders = commands.add_parser("orders", help="load orders into the bot's database")
+    what = orders.add_subparsers(dest="orders_command", required=True, metavar="ACTION")
+    load = what.add_parser("import", help="import orders from a CSV or JSON Lines file")
+    load.add_argument("file", type=Path, help="CSV with a header row, or JSON Lines")
+    demo = what.add_parser("demo", help="create demo orders for one buyer, relative to now")
+    demo.add_argument("--telegram-id", type=int, required=True, help="the buyer's Telegram id")
+    link = commands.add_parser("link", help="print a deep link that connects a buyer's account")
+    link.add_argument("buyer_id", help="the marketplace's id of the buyer")
+    link.add_argument(
+        "--bot-username", help="the bot's username (asked from Telegram when BOT_TOKEN is set)"
+    )
     commands.add_parser("migrate", help="apply pending database migrations")
     commands.add_parser("i18n", help="refresh messages.pot and merge it into the .po catalogs")
     return parser
@@ -31,10 +42,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = load_settings()
     except ConfigError as error:
         sys.exit(f"supportbot: configuration error: {error}")
-    # The shell's transcript is the conversation: only warnings and errors join it.
+    # The shell's transcript is the conversation, and the operator tools print their own
+    # outcome: only warnings and errors join them.
     level = (
         "WARNING"
-        if args.command == "shell" and settings.log_level == "INFO"
+        if args.command in ("shell", "orders", "link") and settings.log_level == "INFO"
         else settings.log_level
     )
     setup_logging(level, [settings.bot_token, settings.link_secret])
@@ -59,6 +71,16 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.shell import run_shell
 
         return asyncio.run(run_shell(settings, args))
+    if args.command == "orders":
+        from bot.operator_tools import demo_orders, import_orders
+
+        if args.orders_command == "import":
+            return asyncio.run(import_orders(settings, args.file))
+        return asyncio.run(demo_orders(settings, args.telegram_id))
+    if args.command == "link":
+        from bot.operator_tools import print_link
+
+        return asyncio.run(print_link(settings, args.buyer_id, args.bot_username))
     if args.command == "migrate":
         from storage.db import create_engine
         from storage.migrate import upgrade

@@ -1,18 +1,31 @@
-"""Plumbing around every update: the unit of work and the person's account."""
+"""Plumbing around every update: card data masked at the door, the unit of work and
+the person's account, and dialogs left too long started over."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from aiogram import BaseMiddleware
-from aiogram.types import Chat, TelegramObject, User
+from aiogram import BaseMiddleware, Bot
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.fsm.context import FSMContext
+from aiogram.types import Chat, Message, TelegramObject, Update, User
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.card_guard import scan
 from bot.clock import Clock
 from bot.config import Settings
+from bot.i18n import pick_locale
 from bot.services import Services
 from storage import fsm
+from storage.repositories.users import UserRepository
+
+log = logging.getLogger("supportbot")
 
 if TYPE_CHECKING:
     from bot.handoff import Handoff
@@ -66,3 +79,109 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 await session.commit()
                 svc.committed()
                 return result
+
+
+class CardGuardMiddleware(BaseMiddleware):
+    """Card numbers and security codes never get past the door in clear.
+
+    Outer and first on every update: a message or edit whose text or caption holds
+    card data goes on with the digits masked (the last four of a card stay), so
+    handlers, transcripts and relays only ever see the masked copy. The person's
+    original message is deleted from the chat and they are warned, in their
+    language, never to send card data; then their dialog carries on as usual.
+    """
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], i18n: I18n, default_locale: str
+    ) -> None:
+        self.sessions = sessions
+        self.i18n = i18n
+        self.default_locale = default_locale
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if not isinstance(event, Update):
+            return await handler(event, data)
+        for kind in ("message", "edited_message"):
+            message: Message | None = getattr(event, kind)
+            if message is None:
+                continue
+            masked = self._masked(message)
+            if masked is not None:
+                event = event.model_copy(update={kind: masked}).as_(data["bot"])
+                await self._warn(data["bot"], message)
+        return await handler(event, data)
+
+    @staticmethod
+    def _masked(message: Message) -> Message | None:
+        changes: dict[str, str] = {}
+        for field in ("text", "caption"):
+            value = getattr(message, field)
+            if value:
+                found = scan(value)
+                if found.found:
+                    changes[field] = found.text
+        return message.model_copy(update=changes) if changes else None
+
+    async def _warn(self, bot: Bot, message: Message) -> None:
+        chat_id, thread_id = message.chat.id, message.message_thread_id
+        try:
+            await bot.delete_message(chat_id, message.message_id)
+        except TelegramAPIError as error:
+            # Too old to delete, or no right to: the masked copy is still all we keep.
+            log.warning("could not delete a message with card data: %s", error.message)
+        with self.i18n.context(), self.i18n.use_locale(await self._locale(message.from_user)):
+            text = _(
+                "⚠️ Please never send your card number or its security code (CVV/CVC), not "
+                "even to us: support never needs them. I deleted your message and kept only "
+                "the last four digits of the card."
+            )
+        try:
+            await bot.send_message(chat_id, text, message_thread_id=thread_id)
+        except TelegramAPIError as error:
+            log.warning("could not warn about card data: %s", error.message)
+
+    async def _locale(self, user: User | None) -> str:
+        if user is None:
+            return self.default_locale
+        async with self.sessions() as session:
+            account = await UserRepository(session).get(user.id)
+        return pick_locale(
+            account.locale if account else None, user.language_code, self.default_locale
+        )
+
+
+class DialogTimeoutMiddleware(BaseMiddleware):
+    """Starts a dialog over when the person left it for DIALOG_TIMEOUT_HOURS.
+
+    Sits on the buyers' router (outer, so it runs before the state filters): the
+    moment of the last update in a dialog is kept in the dialog's own data under
+    ACTIVE_AT, read from the injected clock, in whichever FSM storage is in use.
+    """
+
+    ACTIVE_AT = "_active_at"
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        state: FSMContext | None = data.get("state")
+        chat: Chat | None = data.get("event_chat")
+        if state is None or chat is None or chat.type != ChatType.PRIVATE:
+            return await handler(event, data)
+        settings: Settings = data["settings"]
+        now = data["clock"].now()
+        if data.get("raw_state") is not None:
+            stamp = (await state.get_data()).get(self.ACTIVE_AT)
+            limit = timedelta(hours=settings.dialog_timeout_hours)
+            if stamp is not None and now - datetime.fromisoformat(stamp) >= limit:
+                await state.clear()
+                # aiogram's state filters read the state loaded before this middleware.
+                data["raw_state"] = None
+                await data["bot"].send_message(
+                    chat.id,
+                    _(
+                        "It's been a while, so I closed the conversation we had started "
+                        "(nothing from it was sent). Let's start over."
+                    ),
+                )
+        result = await handler(event, data)
+        if await state.get_state() is not None:
+            await state.update_data({self.ACTIVE_AT: now.isoformat()})
+        return result

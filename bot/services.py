@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.cases import CaseService
 from bot.clock import Clock
 from bot.config import Settings
+from bot.linking import LinkSigner
 from bot.orders import OrderSource, SqlOrderSource
 from storage.repositories.cases import CaseRepository
 from storage.repositories.orders import OrderRepository
@@ -36,6 +37,8 @@ class Services:
     users: UserRepository
     cases: CaseService
     orders: OrderSource
+    links: LinkSigner | None
+    """Checks buyer deep links; None when LINK_SECRET is not set."""
     handoff: Handoff | None = None
     bot: Bot | None = None
     _after: list[Callable[[], None]] = field(default_factory=list)
@@ -61,6 +64,7 @@ class Services:
             orders=SqlOrderSource(OrderRepository(session)),
             handoff=handoff,
             bot=bot,
+            links=LinkSigner.from_settings(settings),
             _changed=changed,
         )
 

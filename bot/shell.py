@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import re
 import sys
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,10 @@ from typing import Any, TextIO
 from bot.clock import ShiftedClock
 from bot.config import Settings
 from bot.emulator.sandbox import Agent, Person, Sandbox
+from bot.order_demo import create_demo_orders
+from bot.order_import import OrderImporter
+from bot.orders import Buyer, SqlOrderSource
+from storage.repositories.orders import OrderRepository
 
 DURATION = re.compile(r"^(\d+)([mhd])$")
 CASE_NUMBER = re.compile(r"^№(\d+) ·")
@@ -30,6 +35,15 @@ CARD_BUTTONS = {
     ":close": "cs:close:",
     ":reopen": "cs:reopen:",
 }
+
+
+def _shown(message: dict[str, Any]) -> str:
+    """What a reader sees of a message: two edits within one second share an
+    edit_date, so the content is compared too."""
+    return json.dumps(
+        [message.get(k) for k in ("edit_date", "text", "caption", "reply_markup")],
+        sort_keys=True,
+    )
 
 
 class Shell:
@@ -47,8 +61,8 @@ class Shell:
         self.out = out
         self.agent = agent
         self.buttons: list[tuple[str, str]] = []
-        self.seen: dict[int, int | None] = {}
-        self.seen_by_agents: dict[int, int | None] = {}
+        self.seen: dict[int, str] = {}
+        self.seen_by_agents: dict[int, str] = {}
         self.commands: dict[str, tuple[str, Callable[[str], Awaitable[None]]]] = {
             ":help": ("list the shell commands", self.cmd_help),
             ":wait": (
@@ -62,6 +76,10 @@ class Shell:
             ),
             ":topic": ("print a case's topic as agents see it (:topic 12; newest)", self.cmd_topic),
             ":cases": ("list the case topics in the agents' group", self.cmd_cases),
+            ":demo": (
+                "create demo orders for you, one for each case the dialogs know",
+                self.cmd_demo,
+            ),
             ":quit": ("leave the shell", self.cmd_quit),
         }
         for name, data in CARD_BUTTONS.items():
@@ -77,11 +95,11 @@ class Shell:
     def show_new(self) -> None:
         """Print the bot's new and edited messages in the buyer's chat."""
         for message in self.person.inbox():
-            edited = message.get("edit_date")
-            if message["message_id"] in self.seen and self.seen[message["message_id"]] == edited:
+            shown = _shown(message)
+            if self.seen.get(message["message_id"]) == shown:
                 continue
             was_seen = message["message_id"] in self.seen
-            self.seen[message["message_id"]] = edited
+            self.seen[message["message_id"]] = shown
             self.print_message(message, edited=was_seen)
         if self.agent is None:
             return
@@ -89,14 +107,14 @@ class Shell:
         for message in self.sandbox.model.messages(self.agent.chat_id):
             if "forum_topic_created" in message or message["from"]["id"] == self.agent.id:
                 continue
-            edited = message.get("edit_date")
-            known = self.seen_by_agents.get(message["message_id"], "new")
-            if known == edited:
+            shown = _shown(message)
+            known = self.seen_by_agents.get(message["message_id"])
+            if known == shown:
                 continue
-            self.seen_by_agents[message["message_id"]] = edited
+            self.seen_by_agents[message["message_id"]] = shown
             topic = topics.get(message.get("message_thread_id") or 0)
             where = f"agents · {topic.name}" if topic else "agents · General"
-            label = f"{where} (edited) ›" if known != "new" else f"{where} ›"
+            label = f"{where} (edited) ›" if known is not None else f"{where} ›"
             self.print_message(message, label=label, buttons=False)
 
     def print_message(
@@ -225,6 +243,18 @@ class Shell:
 
         return press
 
+    async def order_count(self) -> int:
+        async with self.sandbox.db() as session:
+            return await SqlOrderSource(OrderRepository(session)).count(Buyer(self.person.id))
+
+    async def cmd_demo(self, _arg: str) -> None:
+        async with self.sandbox.db() as session:
+            report = await create_demo_orders(
+                OrderImporter(OrderRepository(session)), self.person.id, self.clock.now()
+            )
+            await session.commit()
+        self.say(f"(demo orders for user {self.person.id}: {report.summary()}; see 🧾 My orders)")
+
     async def cmd_quit(self, _arg: str) -> None:
         self.done = True
 
@@ -243,6 +273,8 @@ async def run_shell(settings: Settings, args: argparse.Namespace) -> int:
             "supportbot shell: you are a buyer in a private chat; :agent answers as an agent "
             "in the agents' group. :help for help, Ctrl-D to leave."
         )
+    if not await shell.order_count():
+        shell.say(f"(user {args.user_id} has no orders yet; :demo creates a realistic set)")
     try:
         while not shell.done:
             if interactive:

@@ -5,7 +5,19 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.enums import ChatType
 
-from handlers import agents, commands, fallback, my_cases, person, relay
+from bot.middlewares import DialogTimeoutMiddleware
+from handlers import (
+    agents,
+    commands,
+    deep_link,
+    fallback,
+    my_cases,
+    my_orders,
+    payment,
+    person,
+    relay,
+    seller,
+)
 
 
 def create_routers() -> list[Router]:
@@ -16,9 +28,18 @@ def create_routers() -> list[Router]:
     buyers.message.filter(F.chat.type == ChatType.PRIVATE)
     buyers.edited_message.filter(F.chat.type == ChatType.PRIVATE)
     buyers.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
+    # Outer, so a dialog left too long is reset before the state filters look at it.
+    timeout = DialogTimeoutMiddleware()
+    buyers.message.outer_middleware(timeout)
+    buyers.callback_query.outer_middleware(timeout)
     buyers.include_routers(
+        # The deep-link /start first: the plain /start in commands takes any payload.
+        deep_link.create_router(),
         commands.create_router(),
         person.create_router(),
+        my_orders.create_router(),
+        payment.create_router(),
+        seller.create_router(),
         my_cases.create_router(),
         relay.create_router(),
         fallback.create_router(),

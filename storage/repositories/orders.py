@@ -58,5 +58,15 @@ class OrderRepository:
         )
         return {status: int(n) for status, n in (await self.session.execute(query)).all()}
 
+    async def get_many(self, order_ids: Sequence[str]) -> dict[str, Order]:
+        """The orders with these numbers that exist, by number."""
+        if not order_ids:
+            return {}
+        query = select(Order).where(Order.order_id.in_(order_ids))
+        return {order.order_id: order for order in (await self.session.scalars(query)).all()}
+
     def add(self, order: Order) -> None:
         self.session.add(order)
+
+    async def flush(self) -> None:
+        await self.session.flush()

@@ -1,0 +1,188 @@
+"""Ask the seller. Buyers never reach sellers directly: the question becomes a case,
+support passes it on and brings the answer back to this chat."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from aiogram import F, Router
+from aiogram.filters import StateFilter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.cases import CaseType, Entry
+from bot.orders import Buyer
+from bot.services import Services
+from handlers.callbacks import MenuAction, MenuCb
+from handlers.keyboards import main_menu
+from handlers.order_picker import OrderCb, OrderPageCb, Purpose, order_keyboard
+from handlers.texts import MAX_TEXT, case_opened, too_long
+from storage.models import Order, User
+
+
+class SellerDialog(StatesGroup):
+    order = State()
+    question = State()
+
+
+class SellerAction(StrEnum):
+    no_order = "n"
+    back = "b"
+
+
+class SellerCb(CallbackData, prefix="sl"):
+    action: SellerAction
+
+
+def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=data.pack())
+
+
+async def order_choice(svc: Services, buyer: Buyer, page: int = 0) -> InlineKeyboardMarkup:
+    """The buyer's orders page by page, with "not about an order" on top."""
+    keyboard, _total = await order_keyboard(svc.orders, buyer, Purpose.seller, page=page)
+    not_an_order = _button(_("💬 Not about an order"), SellerCb(action=SellerAction.no_order))
+    return InlineKeyboardMarkup(inline_keyboard=[[not_an_order], *keyboard.inline_keyboard])
+
+
+def question_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [_button(_("◀️ Back"), SellerCb(action=SellerAction.back))],
+            [_button(_("⬅️ Main menu"), MenuCb(action=MenuAction.home))],
+        ]
+    )
+
+
+def ask_for_question(order: Order | None) -> str:
+    if order is None:
+        return _(
+            "Write your question for the seller in one message. If it is about an item, "
+            "paste the link to its page."
+        )
+    return _(
+        "Write your question about “{title}” (order №{number}) in one message, and I will "
+        "pass it on."
+    ).format(title=order.title, number=order.order_id)
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+
+    async def choose_order(
+        target: Message, state: FSMContext, svc: Services, account: User
+    ) -> None:
+        await state.set_state(SellerDialog.order)
+        await target.answer(
+            _(
+                "Sellers don't take messages from buyers directly: our support team passes "
+                "your question on and brings the answer back here. Many sellers are abroad, "
+                "so this is also the faster way.\n\nWhich order is the question about?"
+            ),
+            reply_markup=await order_choice(svc, Buyer.of(account)),
+        )
+
+    async def start_question(target: Message, state: FSMContext, order: Order | None) -> None:
+        await state.set_state(SellerDialog.question)
+        await state.update_data(order_id=order.order_id if order else None)
+        await target.answer(ask_for_question(order), reply_markup=question_keyboard())
+
+    @router.callback_query(MenuCb.filter(F.action == MenuAction.seller), StateFilter("*"))
+    async def enter(query: CallbackQuery, state: FSMContext, svc: Services, account: User) -> None:
+        await state.clear()
+        await query.answer()
+        if isinstance(query.message, Message):
+            await choose_order(query.message, state, svc, account)
+
+    @router.callback_query(OrderPageCb.filter(F.purpose == Purpose.seller), SellerDialog.order)
+    async def turn_page(
+        query: CallbackQuery, callback_data: OrderPageCb, svc: Services, account: User
+    ) -> None:
+        await query.answer()
+        if not isinstance(query.message, Message):
+            return
+        keyboard = await order_choice(svc, Buyer.of(account), callback_data.page)
+        if query.message.reply_markup != keyboard:  # not the page it shows ("Page 2 of 3")
+            await query.message.edit_text(query.message.text or "", reply_markup=keyboard)
+
+    # From the order list here, or from an order's card in "My orders" (any state).
+    @router.callback_query(OrderCb.filter(F.purpose == Purpose.seller), StateFilter("*"))
+    async def picked_order(
+        query: CallbackQuery,
+        callback_data: OrderCb,
+        state: FSMContext,
+        svc: Services,
+        account: User,
+    ) -> None:
+        order = await svc.orders.find(Buyer.of(account), callback_data.order_id)
+        if order is None:
+            await query.answer(_("I can't find this order among yours."), show_alert=True)
+            return
+        await query.answer()
+        if isinstance(query.message, Message):
+            await start_question(query.message, state, order)
+
+    @router.callback_query(SellerCb.filter(F.action == SellerAction.no_order), SellerDialog.order)
+    async def no_order(query: CallbackQuery, state: FSMContext) -> None:
+        await query.answer()
+        if isinstance(query.message, Message):
+            await start_question(query.message, state, None)
+
+    @router.message(SellerDialog.order, F.text)
+    async def typed_number(
+        message: Message, state: FSMContext, svc: Services, account: User
+    ) -> None:
+        assert message.text is not None
+        order = await svc.orders.find(Buyer.of(account), message.text.strip().lstrip("№#"))
+        if order is not None:
+            await start_question(message, state, order)
+            return
+        await message.answer(
+            _(
+                "I can't find an order with the number {number} among yours. Pick one from "
+                "the list, or choose “Not about an order” and mention the number in your "
+                "question."
+            ).format(number=message.text.strip()[:40]),
+            reply_markup=await order_choice(svc, Buyer.of(account)),
+        )
+
+    @router.message(SellerDialog.order)
+    async def order_not_text(message: Message) -> None:
+        await message.answer(_("Please pick an order with the buttons above, or type its number."))
+
+    @router.callback_query(SellerCb.filter(F.action == SellerAction.back), SellerDialog.question)
+    async def back(query: CallbackQuery, state: FSMContext, svc: Services, account: User) -> None:
+        await query.answer()
+        if isinstance(query.message, Message):
+            await choose_order(query.message, state, svc, account)
+
+    @router.message(SellerDialog.question, F.text)
+    async def asked(message: Message, state: FSMContext, svc: Services, i18n: I18n) -> None:
+        assert message.text is not None
+        assert message.from_user is not None
+        if len(message.text) > MAX_TEXT:
+            await message.answer(too_long())
+            return
+        opened = await svc.cases.open(
+            buyer_id=message.from_user.id,
+            type_=CaseType.seller_question,
+            locale=i18n.current_locale,
+            entries=[Entry.from_message(message)],
+            order_id=(await state.get_data()).get("order_id"),
+            reason=message.text,
+        )
+        await state.clear()
+        passed_on = _("Support will pass your question to the seller and bring the answer here.")
+        await message.answer(
+            passed_on + "\n\n" + case_opened(opened, svc.cases), reply_markup=main_menu()
+        )
+
+    @router.message(SellerDialog.question)
+    async def question_not_text(message: Message) -> None:
+        await message.answer(_("Please write your question in words, in one message."))
+
+    return router

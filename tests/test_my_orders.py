@@ -1,0 +1,169 @@
+"""My orders: counts per state with real plural forms, pages, an order's card."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from bot.emulator.sandbox import Sandbox
+from bot.order_import import OrderRecord
+from bot.orders import OrderStatus, PaymentMethod
+from handlers.order_picker import OrderCb, Purpose
+from tests.demo import seed, seed_demo
+
+
+def orders_of(
+    sandbox: Sandbox, telegram_id: int, counts: dict[OrderStatus, int]
+) -> list[OrderRecord]:
+    now = sandbox.clock.now()
+    records = []
+    for status, n in counts.items():
+        for k in range(n):
+            paid = status is not OrderStatus.unpaid
+            records.append(
+                OrderRecord(
+                    order_id=f"{status.value[:3].upper()}-{telegram_id}-{k}",
+                    buyer_telegram_id=telegram_id,
+                    buyer_id=None,
+                    status=status,
+                    placed_at=now - timedelta(days=len(records) + 1),
+                    paid_at=now - timedelta(days=len(records) + 1) if paid else None,
+                    payment_method=PaymentMethod.card,
+                    amount=Decimal("100"),
+                    currency="RUB",
+                    title=f"Item {len(records) + 1}",
+                )
+            )
+    return records
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("ru", ["У вас 8 заказов:", "• Не оплачен: 1 заказ", "• Ждёт отправки: 2 заказа",
+                "• Доставлен: 5 заказов"]),
+        ("en", ["You have 8 orders:", "• Unpaid: 1 order", "• Awaiting shipment: 2 orders",
+                "• Delivered: 5 orders"]),
+    ],
+)  # fmt: skip
+async def test_counts_per_state_use_real_plural_forms(
+    sandbox: Sandbox, lang: str, expected: list[str]
+) -> None:
+    counts = {OrderStatus.unpaid: 1, OrderStatus.paid: 2, OrderStatus.delivered: 5}
+    await seed(sandbox, *orders_of(sandbox, 30, counts))
+    anna = sandbox.person(30, "Anna", language_code=lang)
+    await anna.send("/start")
+    [listing] = await anna.press(index=6)
+    assert listing["text"].splitlines()[:4] == expected
+
+
+async def test_one_order_in_russian(sandbox: Sandbox) -> None:
+    await seed(sandbox, *orders_of(sandbox, 31, {OrderStatus.shipped: 1}))
+    anna = sandbox.person(31, "Анна", language_code="ru")
+    await anna.send("/start")
+    [listing] = await anna.press("Мои заказы")
+    assert listing["text"].splitlines()[:2] == ["У вас 1 заказ:", "• В пути: 1 заказ"]
+
+
+async def test_orders_newest_first_page_by_page(sandbox: Sandbox) -> None:
+    await seed_demo(sandbox, 32)
+    anna = sandbox.person(32, "Anna")
+    await anna.send("/start")
+    [listing] = await anna.press("My orders")
+    assert listing["text"].startswith("You have 13 orders:")
+    labels = [label for label, _ in anna.buttons(listing)]
+    assert labels[0].startswith("Xiaomi Redmi Buds 4 Lite · №DEMO-32-01 · unpaid")
+    assert labels[5:] == ["Page 1 of 3", "Older ▶️", "⬅️ Main menu"]
+    seen = labels[:5]
+    for page in (2, 3):
+        await anna.press("Older ▶️")
+        message = sandbox.model.chats[32].messages[listing["message_id"]]
+        labels = [label for label, _ in anna.buttons(message)]
+        assert f"Page {page} of 3" in labels
+        seen += [label for label in labels if "№DEMO-32-" in label]
+    assert len(seen) == 13 == len(set(seen))
+    # The "Page 3 of 3" button only says where you are: pressing it changes nothing.
+    await anna.press("Page 3 of 3")
+    assert anna.last_answer == {"text": None, "show_alert": False}
+
+
+@pytest.mark.parametrize(
+    ("lang", "card", "buttons"),
+    [
+        ("en", ["🧾 Logitech MX Master 3S", "Order №DEMO-33-04", "Amount: RUB8,990.00",
+                "Status: awaiting shipment", "Placed: 23 November, 17:00 (Moscow Time)",
+                "Paid: 23 November, 17:10 (Moscow Time), with bank card"],
+         ["❌ Cancel this order", "✉️ Ask the seller", "⬅️ All my orders", "⬅️ Main menu"]),
+        ("ru", ["🧾 Logitech MX Master 3S", "Заказ №DEMO-33-04", "Сумма: 8\u00a0990,00\u00a0₽",
+                "Статус: ждёт отправки", "Оформлен: 23 ноября, 17:00 (Москва)",
+                "Оплачен: 23 ноября, 17:10 (Москва), банковской картой"],
+         ["❌ Отменить заказ", "✉️ Вопрос продавцу", "⬅️ Все мои заказы", "⬅️ Главное меню"]),
+    ],
+)  # fmt: skip
+async def test_order_card_shows_details_in_the_buyers_locale_and_the_operators_zone(
+    sandbox: Sandbox, lang: str, card: list[str], buttons: list[str]
+) -> None:
+    await seed_demo(sandbox, 33)
+    anna = sandbox.person(33, "Anna", language_code=lang)
+    await anna.send("/start")
+    await anna.press(index=6)
+    [shown] = await anna.press("Logitech")
+    assert shown["text"].splitlines() == card
+    assert [label for label, _ in anna.buttons(shown)] == buttons
+    data = [d for _, d in anna.buttons(shown)]
+    assert OrderCb.unpack(data[0]) == OrderCb(purpose=Purpose.cancel, order_id="DEMO-33-04")
+
+
+async def test_each_state_offers_the_dialogs_that_apply(sandbox: Sandbox) -> None:
+    await seed_demo(sandbox, 34)
+    anna = sandbox.person(34, "Anna")
+    await anna.send("/start")
+    expected = {
+        "DEMO-34-01": [Purpose.cancel, "m:payment", Purpose.seller],  # unpaid
+        "DEMO-34-06": [Purpose.defect, Purpose.seller],  # shipped
+        "DEMO-34-07": [Purpose.refund, Purpose.defect, Purpose.seller],  # delivered
+        "DEMO-34-10": [Purpose.refund, Purpose.seller],  # refunded
+        "DEMO-34-13": [Purpose.seller],  # cancelled before it was paid
+    }
+    for order_id, actions in expected.items():
+        [shown] = await anna.press(data=OrderCb(purpose=Purpose.view, order_id=order_id).pack())
+        data = [d for _, d in anna.buttons(shown)][:-2]
+        assert [d if d.startswith("m:") else OrderCb.unpack(d).purpose for d in data] == actions, (
+            order_id
+        )
+        assert all(OrderCb.unpack(d).order_id == order_id for d in data if d.startswith("o:"))
+
+
+async def test_refund_card_shows_the_issue_date(sandbox: Sandbox) -> None:
+    await seed_demo(sandbox, 35)
+    anna = sandbox.person(35, "Анна", language_code="ru")
+    await anna.send("/start")
+    [shown] = await anna.press(data=OrderCb(purpose=Purpose.view, order_id="DEMO-35-09").pack())
+    assert "Возврат оформлен: 21 ноября 2026" in shown["text"]
+
+
+async def test_someone_elses_order_is_not_shown(sandbox: Sandbox) -> None:
+    await seed_demo(sandbox, 36)
+    mallory = sandbox.person(37, "Mallory", language_code="ru")
+    await mallory.send("/start")
+    replies = await mallory.press(data=OrderCb(purpose=Purpose.view, order_id="DEMO-36-01").pack())
+    assert replies == []
+    assert mallory.last_answer == {
+        "text": "Не нахожу такого заказа среди ваших.",
+        "show_alert": True,
+    }
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [("en", "I can't see any orders of yours yet."), ("ru", "Пока я не вижу ваших заказов.")],
+)
+async def test_no_orders_says_how_to_connect_an_account(
+    sandbox: Sandbox, lang: str, text: str
+) -> None:
+    anna = sandbox.person(38, "Anna", language_code=lang)
+    await anna.send("/start")
+    [reply] = await anna.press(index=6)
+    assert reply["text"].startswith(text)
