@@ -9,19 +9,23 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
-from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, ChatMemberAdministrator
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock
 from bot.config import LOCALES, Settings
+from bot.delivery import Delivery, Sleep
 from bot.errors import on_error
+from bot.handoff import Handoff
 from bot.i18n import LocaleMiddleware, create_i18n
 from bot.middlewares import CardGuardMiddleware, UnitOfWorkMiddleware
+from bot.scheduler import Scheduler
 from handlers import create_routers
 from storage.db import create_session_factory
 from storage.fsm import SqlStorage
@@ -49,24 +53,68 @@ def _fsm(settings: Settings, engine: AsyncEngine) -> tuple[BaseStorage, BaseEven
     return SqlStorage(create_session_factory(engine)), SimpleEventIsolation()
 
 
-def create_dispatcher(settings: Settings, *, engine: AsyncEngine, clock: Clock) -> Dispatcher:
-    """Everything the bot does, wired: storage, middlewares, routers, hooks."""
+def create_dispatcher(
+    settings: Settings, *, engine: AsyncEngine, clock: Clock, sleep: Sleep | None = None
+) -> Dispatcher:
+    """Everything the bot does, wired: storage, middlewares, routers, hooks.
+
+    `sleep` is how the delivery path waits (429 pauses, backoff, gathering an album);
+    the sandbox passes one it controls, so tests never wait for real.
+    """
     storage, isolation = _fsm(settings, engine)
     i18n = create_i18n(settings.default_locale)
     dp = Dispatcher(storage=storage, events_isolation=isolation)
+    sessions = create_session_factory(engine)
+    delivery = Delivery(sleep) if sleep is not None else Delivery()
+    handoff = Handoff(sessions, settings, clock, i18n, delivery)
     dp["settings"] = settings
     dp["clock"] = clock
     dp["i18n"] = i18n
+    dp["delivery"] = delivery
+    dp["handoff"] = handoff
+    dp["scheduler"] = Scheduler(handoff, settings.scheduler_interval_seconds)
 
-    sessions = create_session_factory(engine)
-    # First: card data is masked before anything else, storage included, sees it.
+    # First: card data is masked before anything else, storage and relay included, sees it.
     dp.update.outer_middleware(CardGuardMiddleware(sessions, i18n, settings.default_locale))
-    dp.update.outer_middleware(UnitOfWorkMiddleware(sessions, settings, clock))
+    dp.update.outer_middleware(UnitOfWorkMiddleware(sessions, settings, clock, handoff))
     LocaleMiddleware(i18n).setup(dp)
     dp.include_routers(*create_routers())
     dp.errors.register(on_error)
     dp.startup.register(register_commands)
+    dp.startup.register(check_agent_groups)
+    dp.shutdown.register(delivery.close)
     return dp
+
+
+async def check_agent_groups(bot: Bot, settings: Settings) -> None:
+    """Say in one line what to fix when an agents' group cannot take cases."""
+    chats = settings.agent_chat_ids()
+    if not chats:
+        log.warning(
+            "AGENT_CHAT_ID is not set: cases are kept in the database and reach agents "
+            "once it points at the agents' forum group"
+        )
+    me = await bot.me()
+    for chat_id in sorted(chats):
+        try:
+            chat = await bot.get_chat(chat_id)
+            member = await bot.get_chat_member(chat_id, me.id)
+        except TelegramAPIError as error:
+            log.warning(
+                "agents' group %s: the bot cannot reach it (%s); add the bot to the group",
+                chat_id,
+                error.message,
+            )
+            continue
+        if not chat.is_forum:
+            log.warning(
+                "agents' group %s is not a forum: turn on Topics in the group's settings", chat_id
+            )
+        if not isinstance(member, ChatMemberAdministrator) or not member.can_manage_topics:
+            log.warning(
+                "agents' group %s: make the bot an administrator with the right to manage topics",
+                chat_id,
+            )
 
 
 async def register_commands(bot: Bot, i18n: I18n) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from enum import StrEnum
 
 from aiogram.enums import ContentType
@@ -11,8 +14,9 @@ from aiogram.types import Message
 from bot.calendar import WorkCalendar
 from bot.clock import Clock
 from bot.config import Settings
+from bot.i18n import N_
 from storage.models import Case, CaseEvent, CaseMessage
-from storage.repositories.cases import CaseRepository
+from storage.repositories.cases import OPEN_STATUSES, CaseRepository
 
 
 class CaseType(StrEnum):
@@ -35,6 +39,62 @@ class CaseStatus(StrEnum):
     closed = "closed"
 
 
+TYPE_LABELS: dict[str, str] = {
+    CaseType.cancel_review: N_("Cancellation review"),
+    CaseType.refund_not_received: N_("Refund not received"),
+    CaseType.refund_check: N_("Refund check"),
+    CaseType.not_received: N_("Parcel not received"),
+    CaseType.defect: N_("Defective item"),
+    CaseType.payment: N_("Payment failure"),
+    CaseType.seller_question: N_("Question to the seller"),
+    CaseType.unknown_order: N_("Order not found"),
+    CaseType.general: N_("General question"),
+}
+
+STATUS_LABELS: dict[str, str] = {
+    CaseStatus.waiting: N_("waiting for an agent"),
+    CaseStatus.in_progress: N_("in progress"),
+    CaseStatus.waiting_buyer: N_("waiting for the buyer"),
+    CaseStatus.resolved: N_("resolved"),
+    CaseStatus.closed: N_("closed"),
+}
+
+
+# One-tap tags on the card, by case type (the type itself is always a tag).
+USUAL_TAGS: dict[str, tuple[str, ...]] = {
+    CaseType.cancel_review: ("out_of_stock", "address_problem", "changed_mind"),
+    CaseType.refund_not_received: ("payment_delay", "bank_issue"),
+    CaseType.refund_check: ("payment_delay", "refund_missing"),
+    CaseType.not_received: ("parcel_lost", "parcel_returned", "address_problem"),
+    CaseType.defect: ("damaged_in_transit", "not_as_described", "wrong_item"),
+    CaseType.payment: ("card_declined", "payment_delay"),
+    CaseType.seller_question: ("item_question", "delivery_time"),
+    CaseType.unknown_order: ("order_lookup",),
+    CaseType.general: ("address_problem", "account"),
+}
+
+
+class Sender(StrEnum):
+    """Who wrote a transcript message."""
+
+    buyer = "buyer"
+    agent = "agent"
+    note = "note"
+    """An agents' internal note: never relayed to the buyer."""
+
+
+class Delivery(StrEnum):
+    """Where a transcript message is on its way to the other side."""
+
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"
+
+
+SYSTEM = "system"
+"""The actor name of changes the bot makes by itself (auto-close, reopening on a message)."""
+
+
 @dataclass(frozen=True)
 class Entry:
     """One message of a transcript, as the case keeps it (never the file bytes)."""
@@ -47,8 +107,15 @@ class Entry:
     file_size: int | None = None
     media_group_id: str | None = None
     chat_message_id: int | None = None
+    topic_message_id: int | None = None
     sender_id: int | None = None
     sender_name: str | None = None
+    entities: str | None = None
+    delivery: str | None = None
+
+    def pending(self) -> Entry:
+        """The same entry, marked to be relayed to the other side."""
+        return replace(self, delivery=Delivery.pending)
 
     @classmethod
     def from_message(cls, message: Message, sender: str = "buyer") -> Entry:
@@ -78,17 +145,26 @@ class Entry:
                     file_size = media.file_size
                     break
         author = message.from_user
+        entities = message.entities or message.caption_entities
+        text = message.text or message.caption or ""
+        if message.location is not None:
+            text = f"{message.location.latitude},{message.location.longitude}"
+        in_topic = sender != Sender.buyer
         return cls(
             sender=sender,
-            text=message.text or message.caption or "",
+            text=text,
             content_type=ContentType(message.content_type).value,
             file_id=file_id,
             file_unique_id=file_unique_id,
             file_size=file_size,
             media_group_id=message.media_group_id,
-            chat_message_id=message.message_id,
+            chat_message_id=None if in_topic else message.message_id,
+            topic_message_id=message.message_id if in_topic else None,
             sender_id=author.id if author else None,
             sender_name=author.first_name if author else None,
+            entities=json.dumps([e.model_dump(exclude_none=True) for e in entities])
+            if entities
+            else None,
         )
 
 
@@ -100,11 +176,25 @@ class Opened:
 
 
 class CaseService:
-    def __init__(self, repo: CaseRepository, clock: Clock, settings: Settings) -> None:
+    """Every rule about a case's life: opening, who holds it, statuses, timestamps.
+
+    `on_change(case_id)` is called whenever the case's topic, card or relay outbox
+    needs bringing up to date with Telegram; the services wire it to the handoff,
+    which does that after the unit of work commits.
+    """
+
+    def __init__(
+        self,
+        repo: CaseRepository,
+        clock: Clock,
+        settings: Settings,
+        on_change: Callable[[int], None] | None = None,
+    ) -> None:
         self.repo = repo
         self.clock = clock
         self.settings = settings
         self.calendar = WorkCalendar.from_settings(settings)
+        self.on_change = on_change or (lambda _case_id: None)
 
     def response_hours(self, type_: str) -> int:
         if type_ == CaseType.cancel_review:
@@ -130,7 +220,8 @@ class CaseService:
         existing = await self.repo.find_open(buyer_id, type_, order_id)
         if existing is not None:
             existing.updated_at = now
-            await self.add_entries(existing, entries)
+            await self.add_entries(existing, [entry.pending() for entry in entries])
+            self.on_change(existing.id)
             return Opened(existing, created=False)
         case = await self.repo.add(
             Case(
@@ -145,19 +236,10 @@ class CaseService:
                 response_due_at=self.calendar.deadline(now, self.response_hours(type_)),
             )
         )
-        self.repo.add_event(
-            CaseEvent(
-                case_id=case.id,
-                at=now,
-                kind="status",
-                from_value=None,
-                to_value=CaseStatus.waiting,
-                actor_id=buyer_id,
-                actor_name="buyer",
-            )
-        )
+        self._event(case, "status", None, CaseStatus.waiting, buyer_id, "buyer")
         await self.repo.add_tag(case.id, type_)
         await self.add_entries(case, entries)
+        self.on_change(case.id)
         return Opened(case, created=True)
 
     async def add_entries(self, case: Case, entries: list[Entry]) -> list[CaseMessage]:
@@ -177,7 +259,254 @@ class CaseService:
                     file_size=entry.file_size,
                     media_group_id=entry.media_group_id,
                     chat_message_id=entry.chat_message_id,
+                    topic_message_id=entry.topic_message_id,
+                    entities=entry.entities,
+                    delivery=entry.delivery,
                 )
             )
             for entry in entries
         ]
+
+    # ------------------------------------------------------------------ finding cases
+
+    async def get(self, case_id: int) -> Case | None:
+        return await self.repo.get(case_id)
+
+    async def in_topic(self, chat_id: int, topic_id: int) -> Case | None:
+        """The case whose topic this is, in this agents' group."""
+        return await self.repo.by_topic(chat_id, topic_id)
+
+    async def for_buyer(self, buyer_id: int) -> list[Case]:
+        """The buyer's cases, newest first."""
+        return list(await self.repo.for_buyer(buyer_id))
+
+    async def open_for_buyer(self, buyer_id: int) -> list[Case]:
+        """The buyer's open cases, the one they wrote to last first."""
+        cases = await self.repo.for_buyer(buyer_id, open_only=True)
+        return sorted(cases, key=lambda c: (c.updated_at, c.id), reverse=True)
+
+    async def last_finished(self, buyer_id: int) -> tuple[Case | None, bool]:
+        """The buyer's newest case when it was resolved, and whether it may still be
+        reopened (resolved less than REOPEN_DAYS ago). Cases closed without action
+        are not reopened by a message."""
+        cases = await self.repo.for_buyer(buyer_id)
+        if not cases or cases[0].resolved_at is None or cases[0].status in OPEN_STATUSES:
+            return None, False
+        window = timedelta(days=self.settings.reopen_days)
+        return cases[0], self.clock.now() - cases[0].resolved_at < window
+
+    # ------------------------------------------------------------------ messages
+
+    async def add_buyer_message(self, case: Case, entry: Entry) -> None:
+        """A buyer's message for the case's topic; a buyer answering puts it back to agents."""
+        case.updated_at = self.clock.now()
+        await self.add_entries(case, [entry.pending()])
+        if case.status in (CaseStatus.resolved, CaseStatus.closed):
+            self._reopen(case, entry.sender_id, SYSTEM)
+        elif case.status == CaseStatus.waiting_buyer:
+            back = CaseStatus.in_progress if case.assignee_id else CaseStatus.waiting
+            self._set_status(case, back, entry.sender_id, SYSTEM)
+        self.on_change(case.id)
+
+    async def add_agent_message(self, case: Case, entry: Entry) -> None:
+        """An agent's reply for the buyer. Whoever answers an unassigned case takes it."""
+        case.updated_at = self.clock.now()
+        await self.add_entries(case, [entry.pending()])
+        if case.assignee_id is None and entry.sender_id is not None:
+            self._assign(case, entry.sender_id, entry.sender_name or "")
+        if case.status in (CaseStatus.waiting, CaseStatus.in_progress):
+            self._set_status(case, CaseStatus.waiting_buyer, entry.sender_id, entry.sender_name)
+        self.on_change(case.id)
+
+    async def add_note(self, case: Case, entry: Entry) -> None:
+        """An internal note: kept in the transcript, never relayed."""
+        await self.add_entries(case, [replace(entry, sender=Sender.note, delivery=None)])
+
+    async def edit_message(
+        self, case: Case, sender: Sender, message_id: int, text: str, entities: str | None
+    ) -> CaseMessage | None:
+        """A relayed message was edited; the transcript keeps the latest wording."""
+        row = await self.repo.message_by_origin(case.id, sender, message_id)
+        if row is None:
+            return None
+        row.text = text
+        row.entities = entities
+        row.edited_at = self.clock.now()
+        return row
+
+    async def move_message(self, target: Case, buyer_id: int, message_id: int) -> Case | None:
+        """The buyer says a message belongs to another of their open cases: it goes
+        there (again, if it was already posted). Returns the case it came from."""
+        row = await self.repo.buyer_message(buyer_id, message_id)
+        if row is None or row.case_id == target.id or target.status not in OPEN_STATUSES:
+            return None
+        source = await self.repo.get(row.case_id)
+        row.case_id = target.id
+        row.delivery = Delivery.pending
+        row.topic_message_id = None
+        target.updated_at = self.clock.now()
+        self.on_change(target.id)
+        return source
+
+    async def record_delivered(self, case: Case, row: CaseMessage, mirror_id: int) -> None:
+        """A message reached the other side; the first agent answer sets the response times."""
+        row.delivery = Delivery.sent
+        if row.sender == Sender.buyer:
+            row.topic_message_id = mirror_id
+            return
+        row.chat_message_id = mirror_id
+        if case.first_response_at is None:
+            now = self.clock.now()
+            case.first_response_at = now
+            case.first_response_seconds = int((now - case.created_at).total_seconds())
+            case.first_response_work_seconds = self.calendar.work_seconds(case.created_at, now)
+            case.responded_in_time = case.response_due_at is None or now <= case.response_due_at
+
+    # ------------------------------------------------------------------ agents' actions
+
+    def take(self, case: Case, agent_id: int, agent_name: str) -> bool:
+        """The agent holds the case (taking it over from another agent, visibly)."""
+        if case.assignee_id == agent_id:
+            return False
+        self._assign(case, agent_id, agent_name)
+        if case.status == CaseStatus.waiting:
+            self._set_status(case, CaseStatus.in_progress, agent_id, agent_name)
+        self.on_change(case.id)
+        return True
+
+    def release(self, case: Case, agent_id: int, agent_name: str) -> bool:
+        if case.assignee_id is None:
+            return False
+        case.assignee_id = None
+        self._event(case, "assign", case.assignee_name, None, agent_id, agent_name)
+        case.assignee_name = None
+        if case.status == CaseStatus.in_progress:
+            self._set_status(case, CaseStatus.waiting, agent_id, agent_name)
+        self.on_change(case.id)
+        return True
+
+    def resolve(self, case: Case, actor_id: int | None, actor_name: str | None) -> bool:
+        """Resolved: the resolution times are written now, for the reports."""
+        if case.status not in OPEN_STATUSES:
+            return False
+        now = self.clock.now()
+        self._set_status(case, CaseStatus.resolved, actor_id, actor_name)
+        case.resolved_at = now
+        case.resolution_seconds = int((now - case.created_at).total_seconds())
+        case.resolution_work_seconds = self.calendar.work_seconds(case.created_at, now)
+        case.resolver_name = case.assignee_name if actor_name == SYSTEM else actor_name
+        self.on_change(case.id)
+        return True
+
+    def withdraw(self, case: Case) -> bool:
+        """The buyer says it is solved: resolved, credited to whoever held it."""
+        if case.status not in OPEN_STATUSES:
+            return False
+        self.resolve(case, case.buyer_id, SYSTEM)
+        return True
+
+    def close(self, case: Case, actor_id: int | None, actor_name: str | None) -> bool:
+        """Closed without action (spam, a duplicate) or by waiting too long for the buyer."""
+        if case.status not in OPEN_STATUSES:
+            return False
+        self._set_status(case, CaseStatus.closed, actor_id, actor_name)
+        case.closed_at = self.clock.now()
+        self.on_change(case.id)
+        return True
+
+    def reopen(self, case: Case, actor_id: int | None, actor_name: str | None) -> bool:
+        if case.status in OPEN_STATUSES:
+            return False
+        self._reopen(case, actor_id, actor_name)
+        self.on_change(case.id)
+        return True
+
+    async def tag(self, case: Case, tag: str) -> bool:
+        added = await self.repo.add_tag(case.id, tag)
+        if added:
+            self.on_change(case.id)
+        return added
+
+    def rate(self, case: Case, score: int) -> bool:
+        """The buyer's 1-5 rating of a resolved case (a later press changes it)."""
+        if case.status != CaseStatus.resolved or not 1 <= score <= 5:
+            return False
+        case.rating = score
+        self.on_change(case.id)
+        return True
+
+    def comment(self, case: Case, text: str) -> None:
+        case.rating_comment = text
+        self.on_change(case.id)
+
+    # ------------------------------------------------------------------ promises
+
+    async def due_for_reminder(self) -> list[Case]:
+        """Open cases not answered yet whose deadline is near or passed, not reminded yet."""
+        edge = self.clock.now() + timedelta(hours=self.settings.remind_before_hours)
+        return list(await self.repo.due_for_reminder(edge))
+
+    async def waited_too_long(self) -> list[Case]:
+        """Cases waiting for the buyer for REPLY_WAIT_DAYS: they close themselves."""
+        since = self.clock.now() - timedelta(days=self.settings.reply_wait_days)
+        return list(await self.repo.waiting_buyer_since(since))
+
+    async def without_topic(self) -> list[Case]:
+        """Open cases whose topic was never made (Telegram was unreachable): retried."""
+        return list(await self.repo.without_topic())
+
+    async def with_pending(self) -> list[int]:
+        """Cases with messages still on their way (after a restart or a long outage)."""
+        return list(await self.repo.with_pending())
+
+    def auto_close(self, case: Case) -> None:
+        """The buyer did not answer: closed, counted as resolved by whoever answered last."""
+        self.resolve(case, None, SYSTEM)
+        self._set_status(case, CaseStatus.closed, None, SYSTEM)
+        case.closed_at = self.clock.now()
+
+    # ------------------------------------------------------------------ audit trail
+
+    def _reopen(self, case: Case, actor_id: int | None, actor_name: str | None) -> None:
+        back = CaseStatus.in_progress if case.assignee_id else CaseStatus.waiting
+        self._set_status(case, back, actor_id, actor_name)
+        case.resolved_at = case.closed_at = None
+        case.resolution_seconds = case.resolution_work_seconds = None
+        case.resolver_name = None
+        case.rating = None
+        case.rating_comment = None
+
+    def _set_status(
+        self, case: Case, to: CaseStatus, actor_id: int | None, actor_name: str | None
+    ) -> None:
+        if case.status == to:
+            return
+        self._event(case, "status", case.status, to, actor_id, actor_name)
+        case.status = to
+        case.updated_at = self.clock.now()
+
+    def _assign(self, case: Case, agent_id: int, agent_name: str) -> None:
+        self._event(case, "assign", case.assignee_name, agent_name, agent_id, agent_name)
+        case.assignee_id = agent_id
+        case.assignee_name = agent_name
+
+    def _event(
+        self,
+        case: Case,
+        kind: str,
+        from_value: str | None,
+        to_value: str | None,
+        actor_id: int | None,
+        actor_name: str | None,
+    ) -> None:
+        self.repo.add_event(
+            CaseEvent(
+                case_id=case.id,
+                at=self.clock.now(),
+                kind=kind,
+                from_value=from_value,
+                to_value=to_value,
+                actor_id=actor_id,
+                actor_name=actor_name,
+            )
+        )

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     reply_wait_days: int = Field(default=7, gt=0)
     reopen_days: int = Field(default=7, gt=0)
     dialog_timeout_hours: float = Field(default=24, gt=0)
+    remind_before_hours: float = Field(default=4, ge=0)
+    scheduler_interval_seconds: float = Field(default=60, gt=0)
 
     work_days: str = "mon,tue,wed,thu,fri"
     work_hours: str = "09:00-18:00"
@@ -84,6 +86,36 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("agent_chats")
+    @classmethod
+    def _routes(cls, value: str) -> str:
+        for part in value.split(","):
+            if not part.strip():
+                continue
+            locale, _, chat = part.partition(":")
+            if locale.strip() not in LOCALES or not chat.strip().lstrip("-").isdigit():
+                raise ValueError("write routes as locale:chat_id pairs, e.g. ru:-100111,en:-100222")
+        return value
+
+    def agent_chat_for(self, locale: str) -> int | None:
+        """The agents' group that takes a buyer's cases in this language."""
+        return self.agent_routes().get(locale, self.agent_chat_id)
+
+    def agent_routes(self) -> dict[str, int]:
+        routes: dict[str, int] = {}
+        for part in self.agent_chats.split(","):
+            if part.strip():
+                locale, _, chat = part.partition(":")
+                routes[locale.strip()] = int(chat)
+        return routes
+
+    def agent_chat_ids(self) -> set[int]:
+        """Every configured agents' group: only these act on cases."""
+        chats = set(self.agent_routes().values())
+        if self.agent_chat_id is not None:
+            chats.add(self.agent_chat_id)
+        return chats
 
     @field_validator("timezone")
     @classmethod

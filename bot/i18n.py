@@ -9,7 +9,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from aiogram.types import TelegramObject, User
+from aiogram.types import Chat, TelegramObject, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from aiogram.utils.i18n import gettext as _gettext
 from babel.messages.catalog import Catalog, Message
@@ -73,6 +73,10 @@ class LocaleMiddleware(I18nMiddleware):
     """Sets the locale of every event from the person's saved choice or Telegram language."""
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
+        chat: Chat | None = data.get("event_chat")
+        if chat is not None and chat.type != "private":
+            # Groups are the agents' side: they read AGENT_LOCALE whatever their own language.
+            return str(data["settings"].agent_locale)
         saved: str | None = data.get("saved_locale")
         tg_user: User | None = data.get("event_from_user")
         code = tg_user.language_code if tg_user else None

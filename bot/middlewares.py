@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.enums import ChatType
@@ -27,6 +27,9 @@ from storage.repositories.users import UserRepository
 
 log = logging.getLogger("supportbot")
 
+if TYPE_CHECKING:
+    from bot.handoff import Handoff
+
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
@@ -37,19 +40,27 @@ class UnitOfWorkMiddleware(BaseMiddleware):
     `account`; their saved language goes on as a plain `saved_locale` string, which
     the locale middleware reads even after a failed handler rolled the session back.
     Dialog-state writes join this session (`storage.fsm.bind`), so they commit with it.
+    After the commit, the Telegram work the handler queued starts (`Services.committed`).
     """
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], settings: Settings, clock: Clock
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        clock: Clock,
+        handoff: Handoff | None = None,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
         self.clock = clock
+        self.handoff = handoff
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         async with self.sessions() as session:
             with fsm.bind(session):
-                svc = Services.build(session, self.settings, self.clock)
+                svc = Services.build(
+                    session, self.settings, self.clock, handoff=self.handoff, bot=data.get("bot")
+                )
                 data["svc"] = svc
                 user: User | None = data.get("event_from_user")
                 chat: Chat | None = data.get("event_chat")
@@ -66,6 +77,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 data["saved_locale"] = account.locale if account is not None else None
                 result = await handler(event, data)
                 await session.commit()
+                svc.committed()
                 return result
 
 

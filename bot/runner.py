@@ -19,6 +19,8 @@ async def run(settings: Settings) -> None:
         await upgrade(engine)
         bot = create_bot(settings)
         dp = create_dispatcher(settings, engine=engine, clock=SystemClock())
+        dp.startup.register(dp["scheduler"].start)
+        dp.shutdown.register(dp["scheduler"].stop)
         log.info("polling %s", settings.telegram_api_url)
         await dp.start_polling(bot, handle_signals=True, close_bot_session=True)
     finally:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from aiogram import Bot
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cases import CaseService
@@ -15,10 +18,18 @@ from storage.repositories.cases import CaseRepository
 from storage.repositories.orders import OrderRepository
 from storage.repositories.users import UserRepository
 
+if TYPE_CHECKING:  # the handoff imports the handlers' card, which import these services
+    from bot.handoff import Handoff
+
 
 @dataclass
 class Services:
-    """Built once per update by the database middleware; handlers receive it as `svc`."""
+    """Built once per update by the database middleware; handlers receive it as `svc`.
+
+    Work for Telegram that depends on what this update stored (a new case's topic,
+    relaying a message, a notice) is queued with `after_commit` and starts only once
+    the unit of work has committed, so it never sees a row that was rolled back.
+    """
 
     session: AsyncSession
     settings: Settings
@@ -28,6 +39,10 @@ class Services:
     orders: OrderSource
     links: LinkSigner | None
     """Checks buyer deep links; None when LINK_SECRET is not set."""
+    handoff: Handoff | None = None
+    bot: Bot | None = None
+    _after: list[Callable[[], None]] = field(default_factory=list)
+    _changed: set[int] = field(default_factory=set)
 
     async def commit(self) -> None:
         """Make this update's changes durable now, before the person is told about them.
@@ -39,13 +54,41 @@ class Services:
         await self.session.commit()
 
     @classmethod
-    def build(cls, session: AsyncSession, settings: Settings, clock: Clock) -> Services:
+    def build(
+        cls,
+        session: AsyncSession,
+        settings: Settings,
+        clock: Clock,
+        *,
+        handoff: Handoff | None = None,
+        bot: Bot | None = None,
+    ) -> Services:
+        changed: set[int] = set()
         return cls(
             session=session,
             settings=settings,
             clock=clock,
             users=UserRepository(session),
-            cases=CaseService(CaseRepository(session), clock, settings),
+            cases=CaseService(CaseRepository(session), clock, settings, on_change=changed.add),
             orders=SqlOrderSource(OrderRepository(session)),
+            handoff=handoff,
+            bot=bot,
             links=LinkSigner.from_settings(settings),
+            _changed=changed,
         )
+
+    def after_commit(self, action: Callable[[Handoff, Bot], None]) -> None:
+        """Run `action(handoff, bot)` once this update's changes are committed."""
+        handoff, bot = self.handoff, self.bot
+        if handoff is not None and bot is not None:
+            self._after.append(lambda: action(handoff, bot))
+
+    def committed(self) -> None:
+        """Called by the unit of work after its commit: start the queued Telegram work."""
+        if self.handoff is not None and self.bot is not None:
+            for case_id in sorted(self._changed):
+                self.handoff.sync(self.bot, case_id)
+        for action in self._after:
+            action()
+        self._changed.clear()
+        self._after.clear()

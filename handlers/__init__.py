@@ -7,23 +7,27 @@ from aiogram.enums import ChatType
 
 from bot.middlewares import DialogTimeoutMiddleware
 from handlers import (
+    agents,
     cancel_order,
     commands,
     deep_link,
     defect,
     fallback,
+    my_cases,
     my_orders,
     order_picker,
     payment,
     person,
     refund,
+    relay,
     seller,
 )
 
 
 def create_routers() -> list[Router]:
     """All routers in the order they must see updates: global commands first,
-    dialogs next, the fallback last. Buyers' routers only see private chats."""
+    dialogs next, the relay to agents, the fallback last. Buyers' routers only see
+    private chats; the agents' router only the configured agents' groups."""
     buyers = Router(name="buyers")
     buyers.message.filter(F.chat.type == ChatType.PRIVATE)
     buyers.edited_message.filter(F.chat.type == ChatType.PRIVATE)
@@ -44,6 +48,8 @@ def create_routers() -> list[Router]:
         cancel_order.create_router(),
         refund.create_router(),
         defect.create_router(),
+        my_cases.create_router(),
+        relay.create_router(),
         fallback.create_router(),
     )
-    return [buyers]
+    return [buyers, agents.create_router()]

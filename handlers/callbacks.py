@@ -31,3 +31,43 @@ class Lang(StrEnum):
 
 class LangCb(CallbackData, prefix="lang"):
     locale: Lang
+
+
+class CaseAction(StrEnum):
+    take = "take"
+    release = "rel"
+    resolve = "res"
+    close = "close"
+    reopen = "reopen"
+
+
+class CaseCb(CallbackData, prefix="cs"):
+    """A button on a case card in the agents' group."""
+
+    action: CaseAction
+    case_id: int
+
+
+class TagCb(CallbackData, prefix="ct"):
+    """One-tap tag on a case card; the tag must be one of the type's usual tags."""
+
+    case_id: int
+    tag: str
+
+
+class BuyerCaseAction(StrEnum):
+    withdraw = "w"
+    route = "r"
+
+
+class BuyerCaseCb(CallbackData, prefix="bc"):
+    """A buyer's button about one of their own cases (the case id is checked against them)."""
+
+    action: BuyerCaseAction
+    case_id: int
+    message_id: int = 0
+
+
+class RateCb(CallbackData, prefix="rt"):
+    case_id: int
+    score: int

@@ -168,3 +168,12 @@ class CaseMessage(Base):
     chat_message_id: Mapped[int | None] = mapped_column(Integer)
     topic_message_id: Mapped[int | None] = mapped_column(Integer)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Formatting of the text or caption (Telegram's MessageEntity list as JSON), so a
+    # relayed copy looks like the original.
+    entities: Mapped[str | None] = mapped_column(Text)
+    # The transcript is the relay's outbox: "pending" rows still have to reach the other
+    # side, then "sent" or "failed"; NULL for history that needs no relaying (notes, the
+    # dialog's messages shown on the case card).
+    delivery: Mapped[str | None] = mapped_column(String(8))
+
+    __table_args__ = (Index("ix_case_messages_pending", "case_id", "delivery"),)

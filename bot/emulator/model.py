@@ -30,6 +30,16 @@ MEDIA_FIELDS = (
     "sticker",
     "video_note",
 )
+# Fields the Bot API always returns for each kind of media (the bot's copies carry them).
+MEDIA_REQUIRED: dict[str, dict[str, Any]] = {
+    "sticker": {"type": "regular", "width": 512, "height": 512, "is_animated": False,
+                "is_video": False},
+    "video": {"width": 1280, "height": 720, "duration": 5},
+    "animation": {"width": 320, "height": 240, "duration": 2},
+    "voice": {"duration": 3},
+    "audio": {"duration": 60},
+    "video_note": {"length": 240, "duration": 5},
+}  # fmt: skip
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 CALLBACK_DATA_LIMIT = 64
@@ -273,6 +283,22 @@ class BotApiModel:
         self.chats[chat_id] = chat
         return chat
 
+    def bot_joined(self, chat_id: int, *, by: int) -> dict[str, Any]:
+        """Someone added the bot to a group: Telegram sends a my_chat_member update."""
+        chat = self.chats[chat_id]
+        chat.bot_status = "member"
+        return self.queue_update(
+            {
+                "my_chat_member": {
+                    "chat": chat.public(),
+                    "from": self.users[by],
+                    "date": self._now(),
+                    "old_chat_member": {"status": "left", "user": self.bot_user},
+                    "new_chat_member": {"status": "member", "user": self.bot_user},
+                }
+            }
+        )
+
     def block_bot(self, user_id: int) -> None:
         """The person blocked the bot: every send to them answers 403."""
         self.blocked_by.add(user_id)
@@ -492,6 +518,7 @@ class BotApiModel:
             "file_id": stored.file_id,
             "file_unique_id": stored.file_unique_id,
             "file_size": len(stored.content),
+            **MEDIA_REQUIRED.get(kind, {}),
         }
 
     def _caption(self, message: dict[str, Any], params: dict[str, Any]) -> None:
@@ -536,7 +563,18 @@ class BotApiModel:
 
     def api_getChat(self, params: dict[str, Any], uploads: dict[str, bytes]) -> Any:
         chat = self._chat(params)
-        return {**chat.public(), "accent_color_id": 0, "max_reaction_count": 11}
+        return {
+            **chat.public(),
+            "accent_color_id": 0,
+            "max_reaction_count": 11,
+            "accepted_gift_types": {
+                "unlimited_gifts": False,
+                "limited_gifts": False,
+                "unique_gifts": False,
+                "premium_subscription": False,
+                "gifts_from_channels": False,
+            },
+        }
 
     def api_getChatMember(self, params: dict[str, Any], uploads: dict[str, bytes]) -> Any:
         chat = self._chat(params)
@@ -550,7 +588,8 @@ class BotApiModel:
                     can_restrict_members=False, can_promote_members=False,
                     can_change_info=False, can_invite_users=True, can_post_stories=False,
                     can_edit_stories=False, can_delete_stories=False,
-                    can_manage_topics=chat.can_manage_topics, can_pin_messages=True,
+                    can_send_welcome_messages=False, can_pin_messages=True,
+                    can_manage_topics=chat.can_manage_topics,
                 )  # fmt: skip
             return member
         user = self.users.get(user_id or 0)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,6 +47,63 @@ class CaseRepository:
 
     async def messages(self, case_id: int) -> Sequence[CaseMessage]:
         query = select(CaseMessage).where(CaseMessage.case_id == case_id).order_by(CaseMessage.id)
+        return (await self.session.scalars(query)).all()
+
+    async def by_topic(self, chat_id: int, topic_id: int) -> Case | None:
+        query = select(Case).where(Case.agent_chat_id == chat_id, Case.topic_id == topic_id)
+        return (await self.session.scalars(query.limit(1))).first()
+
+    async def pending(self, case_id: int, sender: str) -> Sequence[CaseMessage]:
+        """Messages of one side still to be relayed, oldest first."""
+        query = select(CaseMessage).where(
+            CaseMessage.case_id == case_id,
+            CaseMessage.delivery == "pending",
+            CaseMessage.sender == sender,
+        )
+        return (await self.session.scalars(query.order_by(CaseMessage.id))).all()
+
+    async def message_by_origin(
+        self, case_id: int, sender: str, message_id: int
+    ) -> CaseMessage | None:
+        """A relayed message by its id where it was written (buyer's chat or the topic)."""
+        origin = CaseMessage.chat_message_id if sender == "buyer" else CaseMessage.topic_message_id
+        query = select(CaseMessage).where(
+            CaseMessage.case_id == case_id, CaseMessage.sender == sender, origin == message_id
+        )
+        return (await self.session.scalars(query.limit(1))).first()
+
+    async def buyer_message(self, buyer_id: int, message_id: int) -> CaseMessage | None:
+        """A buyer's relayed message by its id in their chat, in any of their cases."""
+        query = (
+            select(CaseMessage)
+            .join(Case, Case.id == CaseMessage.case_id)
+            .where(
+                Case.buyer_id == buyer_id,
+                CaseMessage.sender == "buyer",
+                CaseMessage.chat_message_id == message_id,
+            )
+        )
+        return (await self.session.scalars(query.limit(1))).first()
+
+    async def due_for_reminder(self, edge: datetime) -> Sequence[Case]:
+        query = select(Case).where(
+            Case.status.in_(OPEN_STATUSES),
+            Case.first_response_at.is_(None),
+            Case.reminded_at.is_(None),
+            Case.response_due_at <= edge,
+        )
+        return (await self.session.scalars(query.order_by(Case.id))).all()
+
+    async def waiting_buyer_since(self, since: datetime) -> Sequence[Case]:
+        query = select(Case).where(Case.status == "waiting_buyer", Case.updated_at <= since)
+        return (await self.session.scalars(query.order_by(Case.id))).all()
+
+    async def without_topic(self) -> Sequence[Case]:
+        query = select(Case).where(Case.status.in_(OPEN_STATUSES), Case.topic_id.is_(None))
+        return (await self.session.scalars(query.order_by(Case.id))).all()
+
+    async def with_pending(self) -> Sequence[int]:
+        query = select(CaseMessage.case_id).where(CaseMessage.delivery == "pending").distinct()
         return (await self.session.scalars(query)).all()
 
     def add_event(self, event: CaseEvent) -> None:

@@ -1,0 +1,204 @@
+"""The one delivery path for everything the bot sends to agents and buyers about cases.
+
+Work is split into lanes (one per case and side: its topic, its buyer's chat). Each
+lane runs its jobs one after another, so messages keep their order, while lanes run
+side by side, so a chat that Telegram throttles holds up nobody else. Every call goes
+through `Delivery.call`, which:
+
+- waits out 429 `retry_after` (only this lane waits);
+- retries 5xx answers with exponential backoff;
+- resends at most once when the connection broke or the response was lost: the Bot
+  API has no idempotency key, so the message may have arrived twice and the caller is
+  told (`Sent.maybe_twice`) to say so;
+- turns refusals that retrying cannot fix (403 blocked, 400 bad request) and exhausted
+  retries into `Undeliverable`, which callers show to people instead of retrying forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.methods import TelegramMethod
+
+log = logging.getLogger("supportbot.delivery")
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[Any]]
+Job = Callable[[], Awaitable[None]]
+
+TOPIC_GONE = ("message thread not found", "topic_deleted", "topic_id_invalid")
+TOPIC_CLOSED = "topic_closed"
+
+
+@dataclass(frozen=True)
+class Sent(Generic[T]):
+    result: T
+    maybe_twice: bool = False
+    """The first attempt's response was lost, so the message may have arrived twice."""
+
+
+class Undeliverable(Exception):
+    """Telegram refused for good, or the retries ran out; `reason` is Telegram's words."""
+
+    def __init__(self, reason: str, *, blocked: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.blocked = blocked
+
+    @property
+    def topic_gone(self) -> bool:
+        """The forum topic was deleted by hand."""
+        return any(word in self.reason.lower() for word in TOPIC_GONE)
+
+    @property
+    def topic_closed(self) -> bool:
+        return TOPIC_CLOSED in self.reason.lower()
+
+    @property
+    def not_modified(self) -> bool:
+        return "message is not modified" in self.reason or "TOPIC_NOT_MODIFIED" in self.reason
+
+
+@dataclass
+class _Lane:
+    jobs: deque[Job] = field(default_factory=deque)
+    running: bool = False
+    sleeping: bool = False
+
+
+class Delivery:
+    """Lanes of jobs plus the retry policy. One per dispatcher; jobs outlive updates."""
+
+    def __init__(
+        self,
+        sleep: Sleep = asyncio.sleep,
+        *,
+        server_retries: int = 8,
+        rate_waits: int = 30,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+    ) -> None:
+        self._sleep = sleep
+        self.server_retries = server_retries
+        self.rate_waits = rate_waits
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self._lanes: dict[Hashable, _Lane] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._changed = asyncio.Event()
+        self._current: dict[asyncio.Task[Any], _Lane] = {}
+
+    # ------------------------------------------------------------------ lanes
+
+    def submit(self, lane: Hashable, job: Job) -> None:
+        """Run `job` after the jobs already waiting in `lane`."""
+        state = self._lanes.setdefault(lane, _Lane())
+        state.jobs.append(job)
+        if not state.running:
+            state.running = True
+            task = asyncio.get_running_loop().create_task(self._drain(lane, state))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        self._poke()
+
+    async def _drain(self, lane: Hashable, state: _Lane) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._current[task] = state
+        try:
+            while state.jobs:
+                job = state.jobs.popleft()
+                try:
+                    await job()
+                except Exception:  # one broken job must not stop the lane behind it
+                    log.exception("delivery job in lane %s failed", lane)
+                self._poke()
+        finally:
+            state.running = False
+            self._current.pop(task, None)
+            if not state.jobs:
+                self._lanes.pop(lane, None)
+            self._poke()
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait inside a job; other lanes keep going (and `settle` counts this lane idle)."""
+        task = asyncio.current_task()
+        state = self._current.get(task) if task is not None else None
+        if state is not None:
+            state.sleeping = True
+            self._poke()
+        try:
+            await self._sleep(seconds)
+        finally:
+            if state is not None:
+                state.sleeping = False
+                self._poke()
+
+    def _poke(self) -> None:
+        self._changed.set()
+
+    def _settled(self) -> bool:
+        return all(
+            lane.sleeping or not (lane.running or lane.jobs) for lane in self._lanes.values()
+        )
+
+    async def settle(self) -> None:
+        """Return once every lane is empty or waiting (tests and the shell read results then)."""
+        while not self._settled():
+            self._changed.clear()
+            await self._changed.wait()
+
+    @property
+    def waiting(self) -> bool:
+        """Some lane is waiting (a 429 pause, a backoff, an album being gathered)."""
+        return any(lane.sleeping for lane in self._lanes.values())
+
+    async def close(self) -> None:
+        """Stop every lane (at shutdown); unfinished work is picked up again from the
+        database by the scheduler on the next start."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------------ one call
+
+    async def call(self, bot: Bot, method: TelegramMethod[T]) -> Sent[T]:
+        """Carry out one Bot API call with the retry policy described above."""
+        server_errors = rate_waits = 0
+        resent = False
+        while True:
+            try:
+                return Sent(await bot(method), maybe_twice=resent)
+            except TelegramRetryAfter as error:
+                rate_waits += 1
+                if rate_waits > self.rate_waits:
+                    raise Undeliverable(error.message) from error
+                log.info("429 on %s: waiting %s s", method.__api_method__, error.retry_after)
+                await self.sleep(error.retry_after)
+            except TelegramServerError as error:
+                server_errors += 1
+                if server_errors > self.server_retries:
+                    raise Undeliverable(error.message) from error
+                await self.sleep(min(self.backoff * 2 ** (server_errors - 1), self.max_backoff))
+            except TelegramNetworkError as error:
+                if resent:
+                    raise Undeliverable(error.message) from error
+                resent = True
+                await self.sleep(self.backoff)
+            except TelegramForbiddenError as error:
+                raise Undeliverable(error.message, blocked=True) from error
+            except TelegramAPIError as error:  # 400 and the rest: retrying cannot help
+                raise Undeliverable(error.message) from error
