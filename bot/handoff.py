@@ -298,8 +298,24 @@ class Handoff:
             await self._refresh_card(bot, session, case)
 
     async def _ensure_topic(self, bot: Bot, session: AsyncSession, case: Case) -> bool:
-        if case.topic_id is not None:
+        """The case has a topic with its card; False when Telegram did not let us yet
+        (the scheduler tries again)."""
+        if case.topic_id is None and not await self._create_topic(bot, session, case):
+            return False
+        if case.card_message_id is not None:
             return True
+        try:
+            await self._post_card(bot, session, case)
+            await self._post_history(bot, session, case)
+        except Undeliverable as error:
+            log.warning("case %s: card not posted: %s", case.id, error.reason)
+            if error.topic_gone:  # deleted before its card arrived: made again next time
+                case.topic_id = None
+                await session.commit()
+            return False
+        return True
+
+    async def _create_topic(self, bot: Bot, session: AsyncSession, case: Case) -> bool:
         chat_id = case.agent_chat_id or self.settings.agent_chat_for(case.locale)
         if chat_id is None:
             log.warning("case %s waits: AGENT_CHAT_ID is not set", case.id)
@@ -323,8 +339,6 @@ class Handoff:
         case.card_message_id = None
         await session.commit()
         self._cards.pop(case.id, None)
-        await self._post_card(bot, session, case)
-        await self._post_history(bot, session, case)
         return True
 
     async def _card(self, session: AsyncSession, case: Case) -> tuple[str, InlineKeyboardMarkup]:

@@ -179,3 +179,15 @@ async def test_start_check_names_what_to_fix(
     lines = [r.getMessage() for r in caplog.records]
     assert f"agents' group {GROUP} is not a forum: turn on Topics in the group's settings" in lines
     assert any("administrator with the right to manage topics" in line for line in lines)
+
+
+async def test_topic_deleted_before_its_card_arrived_is_made_again(box: Sandbox) -> None:
+    box.model.fail("sendMessage", 400, "Bad Request: message thread not found", chat_id=GROUP)
+    anna = box.person(10, "Anna")
+    await open_case(box, 10)
+    olga = Agent(box, 500, GROUP)
+    assert olga.topic(1) == []  # somebody deleted the topic before its card arrived
+    box.model.delete_topic_by_hand(GROUP, olga.topic_id(1))
+    await anna.send("still there?")
+    assert olga.topic(1)[0]["text"].startswith("📂 Case №1")
+    assert olga.topic(1)[-1]["text"] == "still there?"

@@ -29,7 +29,7 @@ def last_text(agent: Agent, case_id: int) -> str:
     return (topic[-1].get("text") or topic[-1].get("caption") or "") if topic else ""
 
 
-def agent(live: LiveBot, user_id: int = 900_001, name: str = "Olga") -> Agent:
+def agent(live: LiveBot, user_id: int = 940_001, name: str = "Olga") -> Agent:
     live.model.add_user(user_id, name, language_code="en")
     return Agent(live, user_id, AGENT_CHAT)
 
@@ -37,7 +37,7 @@ def agent(live: LiveBot, user_id: int = 900_001, name: str = "Olga") -> Agent:
 async def test_case_reaches_topic_and_reply_reaches_buyer_in_their_language(
     live: LiveBot,
 ) -> None:
-    anna = live.person(700_001, "Анна", language_code="ru")
+    anna = live.person(740_001, "Анна", language_code="ru")
     case_id = await open_case(live, anna, "Посылка не пришла, заказ 555", ru=True)
     olga = agent(live)
     await live.settle(lambda: olga.has_topic(case_id) and len(olga.topic(case_id)) >= 2)
@@ -52,7 +52,7 @@ async def test_case_reaches_topic_and_reply_reaches_buyer_in_their_language(
 
 
 async def test_deleted_topic_is_recreated(live: LiveBot) -> None:
-    jane = live.person(700_002, "Jane", language_code="en")
+    jane = live.person(740_002, "Jane", language_code="en")
     case_id = await open_case(live, jane, "Where is my refund?", ru=False)
     olga = agent(live)
     await live.settle(lambda: olga.has_topic(case_id))
@@ -70,8 +70,8 @@ async def test_deleted_topic_is_recreated(live: LiveBot) -> None:
 
 
 async def test_429_storm_on_one_buyer_while_others_get_replies(live: LiveBot) -> None:
-    slow = live.person(700_003, "Slow", language_code="en")
-    fast = live.person(700_004, "Fast", language_code="en")
+    slow = live.person(740_003, "Slow", language_code="en")
+    fast = live.person(740_004, "Fast", language_code="en")
     slow_case = await open_case(live, slow, "slow one", ru=False)
     fast_case = await open_case(live, fast, "fast one", ru=False)
     olga = agent(live)
@@ -87,7 +87,7 @@ async def test_429_storm_on_one_buyer_while_others_get_replies(live: LiveBot) ->
 
 
 async def test_blocked_buyer_is_shown_in_the_topic(live: LiveBot) -> None:
-    gone = live.person(700_005, "Gone", language_code="en")
+    gone = live.person(740_005, "Gone", language_code="en")
     case_id = await open_case(live, gone, "help", ru=False)
     olga = agent(live)
     await live.settle(lambda: olga.has_topic(case_id))
@@ -103,8 +103,8 @@ async def test_reminder_and_seven_day_auto_close_by_moving_time(tmp_path: Path) 
     need_time_travel()
     server, process, live = await start_live_bot(tmp_path, SCHEDULER_INTERVAL_SECONDS="0.3")
     try:
-        quiet = live.person(700_010, "Quiet", language_code="en")
-        waiting = live.person(700_011, "Mila", language_code="ru")
+        quiet = live.person(740_010, "Quiet", language_code="en")
+        waiting = live.person(740_011, "Mila", language_code="ru")
         unanswered = await open_case(live, quiet, "nobody answers me", ru=False)
         answered = await open_case(live, waiting, "вопрос", ru=True)
         olga = agent(live)
