@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import I18n
 from babel.dates import format_datetime, get_timezone_name
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
+from babel.units import format_unit
 
 
 def current_locale() -> str:
@@ -34,3 +35,30 @@ def money(amount: Decimal, currency: str, locale: str | None = None) -> str:
 
 def number(value: int | float, locale: str | None = None) -> str:
     return format_decimal(value, locale=locale or current_locale())
+
+
+UNITS = (
+    ("duration-day", 86400),
+    ("duration-hour", 3600),
+    ("duration-minute", 60),
+    ("duration-second", 1),
+)
+
+
+def duration(seconds: int, locale: str | None = None) -> str:
+    """A duration as published figures read, in its two largest units, Babel's short
+    unit names: "1 hr 26 min", "1 ч 26 мин", "47 min 21 sec" ("2 hr" when minutes are 0)."""
+    locale = locale or current_locale()
+    amounts = []
+    rest = seconds
+    for unit, size in UNITS:
+        amount, rest = divmod(rest, size)
+        amounts.append((amount, unit))
+    first = next((i for i, (amount, _) in enumerate(amounts) if amount), len(UNITS) - 1)
+    shown = [(a, u) for a, u in amounts[first : first + 2] if a] or [amounts[-1]]
+    return " ".join(format_unit(a, u, length="short", locale=locale) for a, u in shown)
+
+
+def percent(share: float, locale: str | None = None) -> str:
+    """A share with one decimal: "92.5%", "92,5 %"."""
+    return format_percent(share, "#,##0.0%", locale=locale or current_locale())
