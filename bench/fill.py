@@ -143,26 +143,27 @@ async def fill(engine: AsyncEngine, n: int, now: int) -> None:
     """
 
     def event(when: str, old: str, new: str, where: str) -> str:
-        return (
-            f"SELECT i, {ts(when)}, 'status', {old}, '{new}' FROM bench_stage WHERE {where}"
-        )
+        return f"SELECT i, {ts(when)}, 'status', {old}, '{new}' FROM bench_stage WHERE {where}"
 
     half = "c + frt + (res - frt) / 2"
-    events = "INSERT INTO case_events (case_id, at, kind, from_value, to_value) " + " UNION ALL ".join(
-        [
-            event("c", "NULL", "waiting", "1 = 1"),
-            event("c + frt / 2", "'waiting'", "in_progress", "answered = 1"),
-            event("c + frt", "'in_progress'", "waiting_buyer", "answered = 1"),
-            event(half, "'waiting_buyer'", "resolved", "resolved = 1 AND reopen = 1"),
-            event(half + " + 600", "'resolved'", "in_progress", "resolved = 1 AND reopen = 1"),
-            event("c + res", "'in_progress'", "resolved", "resolved = 1 AND reopen = 1"),
-            event("c + res", "'waiting_buyer'", "resolved", "resolved = 1 AND reopen = 0"),
-            event("c + res + 7 * 86400", "'resolved'", "closed", "closed = 1"),
-            event("c + 86400", "'waiting'", "closed", "spam_closed = 1"),
-        ]
+    events = (
+        "INSERT INTO case_events (case_id, at, kind, from_value, to_value) "
+        + " UNION ALL ".join(
+            [
+                event("c", "NULL", "waiting", "1 = 1"),
+                event("c + frt / 2", "'waiting'", "in_progress", "answered = 1"),
+                event("c + frt", "'in_progress'", "waiting_buyer", "answered = 1"),
+                event(half, "'waiting_buyer'", "resolved", "resolved = 1 AND reopen = 1"),
+                event(half + " + 600", "'resolved'", "in_progress", "resolved = 1 AND reopen = 1"),
+                event("c + res", "'in_progress'", "resolved", "resolved = 1 AND reopen = 1"),
+                event("c + res", "'waiting_buyer'", "resolved", "resolved = 1 AND reopen = 0"),
+                event("c + res + 7 * 86400", "'resolved'", "closed", "closed = 1"),
+                event("c + 86400", "'waiting'", "closed", "spam_closed = 1"),
+            ]
+        )
     )
     topics = _values([(k, name) for k, (name, _en, _ru) in enumerate(TOPICS)])
-    tags = f"""
+    tags = """
     INSERT INTO case_tags (case_id, tag)
     SELECT i, rtype FROM bench_stage
     UNION ALL SELECT i, t.name FROM bench_stage JOIN bench_topics AS t ON t.k = t1
@@ -175,7 +176,7 @@ async def fill(engine: AsyncEngine, n: int, now: int) -> None:
         for table in ("bench_stage", "bench_topics"):
             await conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
         await conn.execute(text(stage))
-        await conn.execute(text(f"CREATE TABLE bench_topics (k INTEGER, name VARCHAR(64))"))
+        await conn.execute(text("CREATE TABLE bench_topics (k INTEGER, name VARCHAR(64))"))
         await conn.execute(text(f"INSERT INTO bench_topics VALUES {topics}"))
         await conn.execute(
             text(

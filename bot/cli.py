@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot import report_cli
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
 
@@ -33,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("migrate", help="apply pending database migrations")
     commands.add_parser("i18n", help="refresh messages.pot and merge it into the .po catalogs")
+    report_cli.add_commands(commands)
     return parser
 
 
@@ -101,4 +103,6 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print(f"untranslated: {entry}")
         print(f"supportbot: catalogs updated, {len(missing)} entries need a translation")
         return 0
+    if args.command in ("report", "tags"):
+        return report_cli.dispatch(settings, args)
     raise AssertionError(args.command)  # pragma: no cover - argparse rejects others

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import I18n
-from babel.dates import format_datetime, get_timezone_name
+from babel.dates import format_date, format_datetime, get_timezone_name
 from babel.numbers import format_currency, format_decimal, format_percent
 from babel.units import format_unit
 
@@ -27,6 +27,11 @@ def moment(value: datetime, tz: ZoneInfo, locale: str | None = None) -> str:
 def day(value: datetime, tz: ZoneInfo, locale: str | None = None) -> str:
     """A calendar date: "25 November 2026"."""
     return format_datetime(value, "d MMMM y", tzinfo=tz, locale=locale or current_locale())
+
+
+def calendar_day(value: date, locale: str | None = None) -> str:
+    """A date without a time: "25 November 2026"."""
+    return format_date(value, "d MMMM y", locale=locale or current_locale())
 
 
 def money(amount: Decimal, currency: str, locale: str | None = None) -> str:
@@ -57,6 +62,11 @@ def duration(seconds: int, locale: str | None = None) -> str:
     first = next((i for i, (amount, _) in enumerate(amounts) if amount), len(UNITS) - 1)
     shown = [(a, u) for a, u in amounts[first : first + 2] if a] or [amounts[-1]]
     return " ".join(format_unit(a, u, length="short", locale=locale) for a, u in shown)
+
+
+def decimal(value: float, locale: str | None = None) -> str:
+    """A figure with two decimals: "4.30", "4,30"."""
+    return format_decimal(value, "#,##0.00", locale=locale or current_locale())
 
 
 def percent(share: float, locale: str | None = None) -> str:

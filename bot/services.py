@@ -14,6 +14,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.linking import LinkSigner
 from bot.orders import OrderSource, SqlOrderSource
+from bot.reports import ReportService
 from storage.repositories.cases import CaseRepository
 from storage.repositories.orders import OrderRepository
 from storage.repositories.users import UserRepository
@@ -37,6 +38,7 @@ class Services:
     users: UserRepository
     cases: CaseService
     orders: OrderSource
+    reports: ReportService
     links: LinkSigner | None
     """Checks buyer deep links; None when LINK_SECRET is not set."""
     handoff: Handoff | None = None
@@ -71,6 +73,7 @@ class Services:
             users=UserRepository(session),
             cases=CaseService(CaseRepository(session), clock, settings, on_change=changed.add),
             orders=SqlOrderSource(OrderRepository(session)),
+            reports=ReportService(session, settings, clock),
             handoff=handoff,
             bot=bot,
             links=LinkSigner.from_settings(settings),

@@ -10,12 +10,22 @@ pressed in.
 
 from __future__ import annotations
 
+import asyncio
+import html
 import re
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatMemberStatus, ChatType, ContentType
-from aiogram.types import CallbackQuery, ChatMemberUpdated, InlineKeyboardMarkup, Message
+from aiogram.enums import ChatMemberStatus, ChatType, ContentType, ParseMode
+from aiogram.filters import Command, CommandObject
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    ChatMemberUpdated,
+    InlineKeyboardMarkup,
+    Message,
+)
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -23,9 +33,13 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.cases import USUAL_TAGS, Entry, Sender
 from bot.config import Settings
 from bot.macros import MACROS, macro_text
+from bot.report_chart import render_chart
+from bot.report_render import render
+from bot.reports import ReportError, stats_period
 from bot.services import Services
 from handlers.callbacks import CaseAction, CaseCb, RateCb, TagCb
 from storage.models import Case
+from storage.repositories.reports import Segment
 
 if TYPE_CHECKING:
     from bot.handoff import Notice
@@ -94,6 +108,23 @@ def create_router() -> Router:
                 "“Remain anonymous” in your admin settings, so the buyer knows who answers."
             )
         )
+
+    @agents.message(Command("stats"))
+    async def stats(message: Message, command: CommandObject, svc: Services, i18n: I18n) -> None:
+        """`/stats [7d|30d|YYYY-MM]`: the complaint-handling table and chart, here."""
+        try:
+            period = stats_period(
+                command.args or "", ZoneInfo(svc.settings.timezone), svc.clock.now()
+            )
+        except ReportError as error:
+            await message.reply(str(error))
+            return
+        report = await svc.reports.build(period, Segment.locale, i18n.current_locale)
+        table = render(report, "md", None)
+        await message.reply(f"<pre>{html.escape(table)}</pre>", parse_mode=ParseMode.HTML)
+        if not report.empty:
+            chart = await asyncio.to_thread(render_chart, report)
+            await message.reply_photo(BufferedInputFile(chart, "stats.png"))
 
     @agents.message(F.message_thread_id)
     async def in_topic(message: Message, svc: Services, i18n: I18n) -> None:

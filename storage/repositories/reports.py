@@ -265,8 +265,9 @@ class ReportRepository:
         open_now = select(key, func.count()).where(Case.status.in_(OPEN_STATUSES)).group_by(key)
         for row in await self.session.execute(open_now):
             found[row[0]] = int(row[1])
-        entered = CaseEvent.to_value.in_(OPEN_STATUSES)
-        left = CaseEvent.from_value.in_(OPEN_STATUSES)
+        # A case's first event comes from NULL: coalesce, or NOT IN would be NULL too.
+        entered = func.coalesce(CaseEvent.to_value, "").in_(OPEN_STATUSES)
+        left = func.coalesce(CaseEvent.from_value, "").in_(OPEN_STATUSES)
         delta = case((and_(entered, ~left), 1), (and_(left, ~entered), -1), else_=0)
         later = (
             select(key, func.sum(delta))
