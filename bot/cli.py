@@ -44,12 +44,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = load_settings()
     except ConfigError as error:
         sys.exit(f"supportbot: configuration error: {error}")
-    # The shell's transcript is the conversation, and the operator tools print their own
-    # outcome: only warnings and errors join them.
+    # Only the bot itself logs its routine. The shell's transcript is the conversation,
+    # and the operator tools print their own outcome: warnings and errors join them.
     level = (
-        "WARNING"
-        if args.command in ("shell", "orders", "link") and settings.log_level == "INFO"
-        else settings.log_level
+        "WARNING" if args.command != "run" and settings.log_level == "INFO" else settings.log_level
     )
     setup_logging(level, [settings.bot_token, settings.link_secret])
     sys.exit(_dispatch(args, settings))

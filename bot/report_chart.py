@@ -67,7 +67,10 @@ def render_chart(report: Report) -> bytes:
     medians.invert_yaxis()
     medians.set_title(_("Median time, calendar hours"))
     medians.set_xlabel(_("hours"))
-    medians.legend(loc="lower right", fontsize="small")
+    # Above the bars, beside the title: inside the plot it would cover a bar and its figure.
+    medians.legend(
+        loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, fontsize="small", frameon=False
+    )
     medians.grid(axis="x", alpha=0.3)
 
     buffer = io.BytesIO()

@@ -17,9 +17,10 @@ from aiogram.utils.i18n import gettext as _
 from babel import Locale
 
 from bot import formatting
+from bot.cases import TYPE_LABELS
 from bot.i18n import N_
 from bot.reports import Figures, Report
-from storage.repositories.reports import ALL, Measure, Segment, SegmentKey
+from storage.repositories.reports import ALL, Measure, Segment, SegmentKey, TagRow
 
 SEGMENT_NAMES = {
     Segment.locale: N_("language"),
@@ -44,6 +45,8 @@ def segment_label(report: Report, key: SegmentKey) -> str:
             return Locale.parse(str(key)).get_display_name(report.lang) or str(key)
         except ValueError:
             return str(key)
+    if report.by is Segment.type and str(key) in TYPE_LABELS:
+        return _(TYPE_LABELS[str(key)])
     return str(key)
 
 
@@ -133,9 +136,16 @@ def notes(report: Report) -> list[str]:
 
 def _tag_rows(report: Report) -> list[list[str]]:
     return [
-        [tag.name, formatting.number(tag.cases, report.lang), tag.description]
-        for tag in report.tags
+        [tag.name, formatting.number(tag.cases, report.lang), _describe(tag)] for tag in report.tags
     ]
+
+
+def _describe(tag: TagRow) -> str:
+    """The tag's own description, else, for a case type (every case carries its type
+    as a tag), the type's name."""
+    if tag.description or tag.name not in TYPE_LABELS:
+        return tag.description
+    return _(TYPE_LABELS[tag.name])
 
 
 def no_cases() -> str:

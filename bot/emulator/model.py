@@ -16,6 +16,7 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from typing import Any
 
 from bot.clock import Clock, SystemClock
@@ -522,11 +523,13 @@ class BotApiModel:
         }
 
     def _caption(self, message: dict[str, Any], params: dict[str, Any]) -> None:
-        caption = params.get("caption")
+        caption, entities = _formatted(params.get("caption") or "", params)
         if caption:
             if len(caption) > CAPTION_LIMIT:
                 raise bad_request("message caption is too long")
             message["caption"] = caption
+            if entities:
+                message["caption_entities"] = entities
 
     # ------------------------------------------------------------------ Bot API methods
 
@@ -599,13 +602,15 @@ class BotApiModel:
 
     def api_sendMessage(self, params: dict[str, Any], uploads: dict[str, bytes]) -> Any:
         chat = self._chat(params)
-        text = params.get("text") or ""
+        text, entities = _formatted(params.get("text") or "", params)
         if not text.strip():
             raise bad_request("message text is empty")
         if len(text) > TEXT_LIMIT:
             raise bad_request("message is too long")
         message = self._bot_message(chat, params)
         message["text"] = text
+        if entities:
+            message["entities"] = entities
         return self._store(chat, message)
 
     def _send_media(self, kind: str, params: dict[str, Any], uploads: dict[str, bytes]) -> Any:
@@ -702,7 +707,7 @@ class BotApiModel:
         message = self._find(chat, params, "edit")
         if message["from"]["id"] != self.bot_user["id"]:
             raise bad_request("message can't be edited")
-        value = params.get(key) or ""
+        value, _entities = _formatted(params.get(key) or "", params)
         if key == "text" and not value.strip():
             raise bad_request("message text is empty")
         if len(value) > limit:
@@ -840,6 +845,59 @@ class BotApiModel:
         chat = self._chat(params)
         chat.bot_status = "left"
         return True
+
+
+ENTITY_TAGS = {
+    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
+    "ins": "underline", "s": "strikethrough", "del": "strikethrough", "strike": "strikethrough",
+    "code": "code", "pre": "pre", "a": "text_link", "tg-spoiler": "spoiler",
+    "blockquote": "blockquote",
+}  # fmt: skip
+
+
+class _HtmlText(HTMLParser):
+    """Telegram's HTML parse mode: the tags become entities with UTF-16 offsets."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text = ""
+        self.entities: list[dict[str, Any]] = []
+        self.open: list[tuple[str, int, dict[str, str | None]]] = []
+
+    def _offset(self) -> int:
+        return len(self.text.encode("utf-16-le")) // 2
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in ENTITY_TAGS:
+            raise bad_request(f'can\'t parse entities: unsupported start tag "{tag}"')
+        self.open.append((tag, self._offset(), dict(attrs)))
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open[-1][0] != tag:
+            raise bad_request(f'can\'t parse entities: unmatched end tag "{tag}"')
+        _tag, start, attrs = self.open.pop()
+        entity: dict[str, Any] = {
+            "type": ENTITY_TAGS[tag], "offset": start, "length": self._offset() - start
+        }  # fmt: skip
+        if tag == "a":
+            entity["url"] = attrs.get("href") or ""
+        if entity["length"]:
+            self.entities.append(entity)
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
+
+
+def _formatted(text: str, params: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """The text a person sees, and its entities, for the request's parse_mode."""
+    if params.get("parse_mode") != "HTML":
+        return text, _json(params.get("entities") or params.get("caption_entities")) or []
+    parser = _HtmlText()
+    parser.feed(text)
+    parser.close()
+    if parser.open:
+        raise bad_request("can't parse entities: unclosed start tag")
+    return parser.text, sorted(parser.entities, key=lambda e: e["offset"])
 
 
 def _int(value: Any) -> int | None:
