@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.fill import fill
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.reports import ReportService, last_days
+from bot.reports.service import ReportService, last_days
 from storage.db import create_engine, create_session_factory
 from storage.migrate import upgrade
 from storage.repositories.reports import Segment

@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock
 from bot.config import LOCALES, Settings
-from bot.delivery import Delivery, Sleep
+from bot.desk.delivery import Delivery, Sleep
+from bot.desk.handoff import Handoff
+from bot.desk.scheduler import Scheduler
 from bot.errors import on_error
-from bot.handoff import Handoff
 from bot.i18n import LocaleMiddleware, create_i18n
 from bot.middlewares import CardGuardMiddleware, UnitOfWorkMiddleware
-from bot.scheduler import Scheduler
 from handlers import create_routers
 from storage.db import create_session_factory
 from storage.fsm import SqlStorage

@@ -8,9 +8,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot import report_cli
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
+from bot.reports import cli as report_cli
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,13 +72,13 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return asyncio.run(run_shell(settings, args))
     if args.command == "orders":
-        from bot.operator_tools import demo_orders, import_orders
+        from bot.ops.tools import demo_orders, import_orders
 
         if args.orders_command == "import":
             return asyncio.run(import_orders(settings, args.file))
         return asyncio.run(demo_orders(settings, args.telegram_id))
     if args.command == "link":
-        from bot.operator_tools import print_link
+        from bot.ops.tools import print_link
 
         return asyncio.run(print_link(settings, args.buyer_id, args.bot_username))
     if args.command == "migrate":

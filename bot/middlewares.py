@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.enums import ChatType
@@ -17,9 +17,10 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.card_guard import scan
 from bot.clock import Clock
 from bot.config import Settings
+from bot.desk.handoff import Handoff
+from bot.domain.card_guard import scan
 from bot.i18n import pick_locale
 from bot.services import Services
 from storage import fsm
@@ -27,8 +28,6 @@ from storage.repositories.users import UserRepository
 
 log = logging.getLogger("supportbot")
 
-if TYPE_CHECKING:
-    from bot.handoff import Handoff
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from aiogram import Bot
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cases import CaseService
 from bot.clock import Clock
 from bot.config import Settings
-from bot.linking import LinkSigner
-from bot.orders import OrderSource, SqlOrderSource
-from bot.reports import ReportService
+from bot.desk.handoff import Handoff
+from bot.domain.cases import CaseService
+from bot.domain.linking import LinkSigner
+from bot.domain.orders import OrderSource, SqlOrderSource
+from bot.reports.service import ReportService
 from storage.repositories.cases import CaseRepository
 from storage.repositories.orders import OrderRepository
 from storage.repositories.users import UserRepository
-
-if TYPE_CHECKING:  # the handoff imports the handlers' card, which import these services
-    from bot.handoff import Handoff
 
 
 @dataclass

@@ -22,10 +22,10 @@ from typing import Any, TextIO
 
 from bot.clock import ShiftedClock
 from bot.config import Settings
+from bot.domain.orders import Buyer, SqlOrderSource
 from bot.emulator.sandbox import Agent, Person, Sandbox
-from bot.order_demo import create_demo_orders
-from bot.order_import import OrderImporter
-from bot.orders import Buyer, SqlOrderSource
+from bot.ops.order_demo import create_demo_orders
+from bot.ops.order_import import OrderImporter
 from storage.repositories.orders import OrderRepository
 
 DURATION = re.compile(r"^(\d+)([mhd])$")

@@ -13,11 +13,10 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatMemberStatus, ChatType, ContentType, ParseMode
+from aiogram.enums import ChatMemberStatus, ChatType, ParseMode
 from aiogram.filters import Command, CommandObject
 from aiogram.types import (
     BufferedInputFile,
@@ -30,32 +29,19 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.cases import USUAL_TAGS, Entry, Sender
 from bot.config import Settings
-from bot.macros import MACROS, macro_text
-from bot.report_chart import render_chart
-from bot.report_render import render
-from bot.reports import ReportError, stats_period
+from bot.desk.card import CaseAction, CaseCb, TagCb
+from bot.desk.handoff import Notice
+from bot.domain.cases import RELAYED, USUAL_TAGS, Entry, Sender
+from bot.domain.macros import MACROS, macro_text
+from bot.reports.chart import render_chart
+from bot.reports.render import render
+from bot.reports.service import ReportError, stats_period
 from bot.services import Services
-from handlers.callbacks import CaseAction, CaseCb, RateCb, TagCb
+from bot.ui.callbacks import RateCb
 from storage.models import Case
 from storage.repositories.reports import Segment
 
-if TYPE_CHECKING:
-    from bot.handoff import Notice
-
-RELAYED = {
-    ContentType.TEXT,
-    ContentType.PHOTO,
-    ContentType.DOCUMENT,
-    ContentType.VIDEO,
-    ContentType.VOICE,
-    ContentType.AUDIO,
-    ContentType.ANIMATION,
-    ContentType.STICKER,
-    ContentType.VIDEO_NOTE,
-    ContentType.LOCATION,
-}
 TAG = re.compile(r"^[a-z0-9_]{2,32}$")
 NOTE_PREFIX = "!"
 

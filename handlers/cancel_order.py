@@ -1,6 +1,6 @@
 """Cancel an order: at once when the rules allow it, through an agent's review when not.
 
-The rules are `bot.policies.cancel_verdict`; this dialog asks, confirms and reports.
+The rules are `bot.domain.policies.cancel_verdict`; this dialog asks, confirms and reports.
 """
 
 from __future__ import annotations
@@ -18,14 +18,16 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot import formatting, policies
-from bot.cases import CaseType, Entry
+from bot.domain import formatting, policies
+from bot.domain.cases import CaseType, Entry
+from bot.domain.orders import Buyer, OrderStatus, order_status_label
+from bot.domain.policies import CancelVerdict
 from bot.i18n import N_, ngettext
-from bot.orders import Buyer, OrderStatus
-from bot.policies import CancelVerdict
 from bot.services import Services
-from handlers.callbacks import MenuAction, MenuCb
-from handlers.keyboards import main_menu, with_way_out
+from bot.ui.callbacks import MenuAction, MenuCb
+from bot.ui.keyboards import main_menu, with_way_out
+from bot.ui.replies import ChatMessage, open_case, reply
+from bot.ui.texts import MAX_TEXT, refund_arrival, too_long
 from handlers.order_picker import (
     OrderCb,
     Purpose,
@@ -33,11 +35,8 @@ from handlers.order_picker import (
     chosen_order,
     order_summary,
     page_turner,
-    status_label,
     typed_order,
 )
-from handlers.replies import ChatMessage, open_case, reply
-from handlers.texts import MAX_TEXT, refund_arrival, too_long
 from storage.models import Order, User
 
 STATUSES = (OrderStatus.unpaid, OrderStatus.paid, OrderStatus.shipped)
@@ -136,7 +135,7 @@ async def show_order(target: ChatMessage, order: Order, state: FSMContext, svc: 
         await state.set_state(CancelDialog.order)
         await target.answer(
             _("Your {order} is already {status}; there is nothing left to cancel.").format(
-                order=summary, status=status_label(order.status)
+                order=summary, status=order_status_label(order.status)
             ),
             reply_markup=elsewhere_keyboard(order),
         )
@@ -149,7 +148,7 @@ async def show_order(target: ChatMessage, order: Order, state: FSMContext, svc: 
                 "parcel is in the hands of the delivery service or already yours.\n\n"
                 "If you don't need the item or something is wrong with it, ask for a refund "
                 "or report a defective or damaged item."
-            ).format(order=summary, status=status_label(order.status)),
+            ).format(order=summary, status=order_status_label(order.status)),
             reply_markup=elsewhere_keyboard(order),
         )
         return

@@ -14,8 +14,8 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.services import Services
-from handlers.callbacks import LangCb, MenuAction, MenuCb
-from handlers.keyboards import language_picker, main_menu
+from bot.ui.callbacks import LangCb, MenuAction, MenuCb
+from bot.ui.keyboards import language_picker, main_menu
 
 
 def greeting(first_name: str) -> str:

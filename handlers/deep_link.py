@@ -12,9 +12,9 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.linking import LinkError
+from bot.domain.linking import LinkError
 from bot.services import Services
-from handlers.keyboards import main_menu
+from bot.ui.keyboards import main_menu
 from storage.models import User
 
 log = logging.getLogger("supportbot.links")

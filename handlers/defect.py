@@ -23,14 +23,16 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot import policies
-from bot.cases import CaseType, Entry
+from bot.domain import policies
+from bot.domain.cases import CaseType, Entry
+from bot.domain.orders import Buyer, OrderStatus, order_status_label
+from bot.domain.policies import DEFECT_MAX_PHOTOS, DEFECT_MIN_PHOTOS
 from bot.i18n import ngettext
-from bot.orders import Buyer, OrderStatus
-from bot.policies import DEFECT_MAX_PHOTOS, DEFECT_MIN_PHOTOS
 from bot.services import Services
-from handlers.callbacks import MenuAction, MenuCb
-from handlers.keyboards import main_menu, with_way_out
+from bot.ui.callbacks import MenuAction, MenuCb
+from bot.ui.keyboards import main_menu, with_way_out
+from bot.ui.replies import ChatMessage, reply
+from bot.ui.texts import MAX_TEXT, case_opened, too_long
 from handlers.order_picker import (
     OrderCb,
     Purpose,
@@ -38,11 +40,8 @@ from handlers.order_picker import (
     chosen_order,
     order_summary,
     page_turner,
-    status_label,
     typed_order,
 )
-from handlers.replies import ChatMessage, reply
-from handlers.texts import MAX_TEXT, case_opened, too_long
 from storage.models import Order, User
 
 STATUSES = (OrderStatus.shipped, OrderStatus.delivered)
@@ -133,7 +132,7 @@ async def begin(target: ChatMessage, order: Order, state: FSMContext) -> None:
         _(
             "Your {order} is {status}. A claim about a defective or damaged item is for an "
             "order that is on its way or delivered. Choose another order or type its number."
-        ).format(order=order_summary(order), status=status_label(order.status)),
+        ).format(order=order_summary(order), status=order_status_label(order.status)),
         reply_markup=step_keyboard(order.order_id),
     )
 

@@ -7,7 +7,7 @@ from aiogram.filters import StateFilter
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from handlers.keyboards import main_menu
+from bot.ui.keyboards import main_menu
 
 
 def create_router() -> Router:

@@ -13,12 +13,12 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot import formatting
+from bot.domain import formatting
+from bot.domain.cases import case_status_label, case_type_label
 from bot.services import Services
-from handlers.callbacks import BuyerCaseAction, BuyerCaseCb, MenuAction, MenuCb, RateCb
-from handlers.card import status_label, type_label
-from handlers.keyboards import back_to_menu, main_menu
-from handlers.texts import MAX_TEXT, too_long
+from bot.ui.callbacks import BuyerCaseAction, BuyerCaseCb, MenuAction, MenuCb, RateCb
+from bot.ui.keyboards import back_to_menu, main_menu
+from bot.ui.texts import MAX_TEXT, too_long
 from storage.repositories.cases import OPEN_STATUSES
 
 SHOWN = 10
@@ -51,8 +51,8 @@ def create_router() -> Router:
             lines.append(
                 _("№{number} · {type} · {status} · updated {time}").format(
                     number=case.id,
-                    type=type_label(case.type),
-                    status=status_label(case.status),
+                    type=case_type_label(case.type),
+                    status=case_status_label(case.status),
                     time=formatting.moment(case.updated_at, tz),
                 )
             )

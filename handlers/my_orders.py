@@ -12,13 +12,13 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot import formatting
+from bot.domain import formatting
+from bot.domain.orders import Buyer, OrderStatus, PaymentMethod, order_status_label
 from bot.i18n import N_, ngettext
-from bot.orders import Buyer, OrderStatus, PaymentMethod
 from bot.services import Services
-from handlers.callbacks import MenuAction, MenuCb
-from handlers.keyboards import main_menu
-from handlers.order_picker import OrderCb, OrderPageCb, Purpose, order_keyboard, status_label
+from bot.ui.callbacks import MenuAction, MenuCb
+from bot.ui.keyboards import main_menu
+from handlers.order_picker import OrderCb, OrderPageCb, Purpose, order_keyboard
 from storage.models import Order, User
 
 METHOD_LABELS = {
@@ -45,7 +45,7 @@ def summary(counts: dict[str, int]) -> str:
     for status in OrderStatus:
         n = counts.get(status, 0)
         if n:
-            label = status_label(status)
+            label = order_status_label(status)
             orders = ngettext("{count} order", "{count} orders", n).format(
                 count=formatting.number(n)
             )
@@ -59,7 +59,7 @@ def order_card(order: Order, tz: ZoneInfo) -> str:
         f"🧾 {order.title}",
         _("Order №{number}").format(number=order.order_id),
         _("Amount: {amount}").format(amount=formatting.money(order.amount, order.currency)),
-        _("Status: {status}").format(status=status_label(order.status)),
+        _("Status: {status}").format(status=order_status_label(order.status)),
         _("Placed: {moment}").format(moment=formatting.moment(order.placed_at, tz)),
     ]
     if order.paid_at is not None:

@@ -26,27 +26,18 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot import formatting
-from bot.cases import CaseType, Entry
+from bot.domain import formatting
+from bot.domain.cases import CaseType, Entry
+from bot.domain.orders import Buyer, OrderSource, order_status_label
 from bot.i18n import N_
-from bot.orders import Buyer, OrderSource
 from bot.services import Services
-from handlers.callbacks import MenuAction, MenuCb
-from handlers.keyboards import back_to_menu, main_menu
-from handlers.replies import open_case, reply
-from handlers.texts import MAX_TEXT, too_long
+from bot.ui.callbacks import MenuAction, MenuCb
+from bot.ui.keyboards import back_to_menu, main_menu
+from bot.ui.replies import open_case, reply
+from bot.ui.texts import MAX_TEXT, too_long
 from storage.models import Order, User
 
 PAGE_SIZE = 5
-
-STATUS_LABELS = {
-    "unpaid": N_("unpaid"),
-    "paid": N_("awaiting shipment"),
-    "shipped": N_("on its way"),
-    "delivered": N_("delivered"),
-    "cancelled": N_("cancelled"),
-    "refunded": N_("refunded"),
-}
 
 
 class Purpose(StrEnum):
@@ -108,13 +99,9 @@ def order_summary(order: Order) -> str:
     )
 
 
-def status_label(status: str) -> str:
-    return _(STATUS_LABELS[status]) if status in STATUS_LABELS else status
-
-
 def order_button_text(order: Order) -> str:
     title = order.title if len(order.title) <= 28 else order.title[:27] + "…"
-    return f"{title} · №{order.order_id} · {status_label(order.status)}"
+    return f"{title} · №{order.order_id} · {order_status_label(order.status)}"
 
 
 async def order_keyboard(

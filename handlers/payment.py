@@ -19,13 +19,13 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.cases import CaseType, Entry
+from bot.domain.cases import CaseType, Entry
 from bot.i18n import N_
 from bot.services import Services
-from handlers.callbacks import MenuAction, MenuCb
-from handlers.keyboards import main_menu
-from handlers.replies import open_case
-from handlers.texts import MAX_TEXT, too_long
+from bot.ui.callbacks import MenuAction, MenuCb
+from bot.ui.keyboards import main_menu
+from bot.ui.replies import open_case
+from bot.ui.texts import MAX_TEXT, too_long
 from storage.models import User
 
 # (what it is, what to do), in the order a buyer should check them.

@@ -10,12 +10,12 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.cases import CaseType, Entry
+from bot.domain.cases import CaseType, Entry
 from bot.services import Services
-from handlers.callbacks import MenuAction, MenuCb
-from handlers.keyboards import back_to_menu
-from handlers.replies import open_case
-from handlers.texts import MAX_TEXT, too_long
+from bot.ui.callbacks import MenuAction, MenuCb
+from bot.ui.keyboards import back_to_menu
+from bot.ui.replies import open_case
+from bot.ui.texts import MAX_TEXT, too_long
 from storage.models import User
 
 

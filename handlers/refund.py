@@ -1,6 +1,6 @@
 """Refund: when the money is due and where it goes; a case when a person has to look.
 
-The rules are `bot.policies.refund_verdict`; this dialog asks and reports.
+The rules are `bot.domain.policies.refund_verdict`; this dialog asks and reports.
 """
 
 from __future__ import annotations
@@ -18,13 +18,15 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot import formatting, policies
-from bot.cases import CaseType, Entry
-from bot.orders import Buyer, OrderStatus
-from bot.policies import RefundVerdict
+from bot.domain import formatting, policies
+from bot.domain.cases import CaseType, Entry
+from bot.domain.orders import Buyer, OrderStatus, order_status_label
+from bot.domain.policies import RefundVerdict
 from bot.services import Services
-from handlers.callbacks import MenuAction, MenuCb
-from handlers.keyboards import with_way_out
+from bot.ui.callbacks import MenuAction, MenuCb
+from bot.ui.keyboards import with_way_out
+from bot.ui.replies import ChatMessage, open_case, reply
+from bot.ui.texts import MAX_TEXT, refund_arrival, too_long
 from handlers.order_picker import (
     OrderCb,
     Purpose,
@@ -32,11 +34,8 @@ from handlers.order_picker import (
     chosen_order,
     order_summary,
     page_turner,
-    status_label,
     typed_order,
 )
-from handlers.replies import ChatMessage, open_case, reply
-from handlers.texts import MAX_TEXT, refund_arrival, too_long
 from storage.models import Order, User
 
 STATUSES = (OrderStatus.cancelled, OrderStatus.refunded, OrderStatus.delivered)
@@ -180,7 +179,7 @@ async def show_order(
             note = _(
                 "Order №{number} is {status} after payment, but no refund is on record. "
                 "Please check."
-            ).format(number=number, status=status_label(order.status))
+            ).format(number=number, status=order_status_label(order.status))
         await open_case(
             target,
             state,

@@ -9,7 +9,6 @@ used last, and is offered the others to move a message to.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from aiogram import F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
@@ -19,16 +18,12 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.cases import CaseType, Entry, Sender
+from bot.desk.handoff import Notice
+from bot.domain.cases import RELAYED, CaseType, Entry, Sender, case_type_label
 from bot.services import Services
-from handlers.agents import RELAYED
-from handlers.callbacks import BuyerCaseAction, BuyerCaseCb
-from handlers.card import type_label
-from handlers.texts import case_opened
+from bot.ui.callbacks import BuyerCaseAction, BuyerCaseCb
+from bot.ui.texts import case_opened
 from storage.models import Case
-
-if TYPE_CHECKING:
-    from bot.handoff import Notice
 
 NEW_CONVERSATION = timedelta(minutes=30)
 """A buyer with several open cases is shown where a message went when they had not
@@ -39,7 +34,9 @@ def route_keyboard(others: list[Case], message_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for case in others[:5]:
         builder.button(
-            text=_("Move to №{number} · {type}").format(number=case.id, type=type_label(case.type)),
+            text=_("Move to №{number} · {type}").format(
+                number=case.id, type=case_type_label(case.type)
+            ),
             callback_data=BuyerCaseCb(
                 action=BuyerCaseAction.route, case_id=case.id, message_id=message_id
             ),
@@ -93,7 +90,7 @@ def create_router() -> Router:
                 _(
                     "Passed to request №{number} ({type}). If this is about another of your "
                     "requests, move it there:"
-                ).format(number=case.id, type=type_label(case.type)),
+                ).format(number=case.id, type=case_type_label(case.type)),
                 reply_markup=route_keyboard(others, message.message_id),
             )
 

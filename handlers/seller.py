@@ -14,10 +14,12 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.cases import CaseType, Entry
-from bot.orders import Buyer
+from bot.domain.cases import CaseType, Entry
+from bot.domain.orders import Buyer
 from bot.services import Services
-from handlers.callbacks import MenuAction, MenuCb
+from bot.ui.callbacks import MenuAction, MenuCb
+from bot.ui.replies import open_case
+from bot.ui.texts import MAX_TEXT, too_long
 from handlers.order_picker import (
     OrderCb,
     OrderPageCb,
@@ -26,8 +28,6 @@ from handlers.order_picker import (
     order_keyboard,
     typed_order,
 )
-from handlers.replies import open_case
-from handlers.texts import MAX_TEXT, too_long
 from storage.models import Order, User
 
 

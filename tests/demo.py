@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.emulator.sandbox import Sandbox
-from bot.order_demo import create_demo_orders
-from bot.order_import import ImportReport, OrderImporter, OrderRecord
+from bot.ops.order_demo import create_demo_orders
+from bot.ops.order_import import ImportReport, OrderImporter, OrderRecord
 from storage.repositories.orders import OrderRepository
 
 

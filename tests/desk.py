@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.cases import CaseType, Entry, Opened
+from bot.domain.cases import CaseType, Entry, Opened
 from bot.emulator.sandbox import Agent, Person, Sandbox
 from bot.services import Services
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.card_guard import luhn_valid, scan
+from bot.domain.card_guard import luhn_valid, scan
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 from bot.app import create_bot
 from bot.clock import ManualClock
-from bot.delivery import Delivery
+from bot.desk.delivery import Delivery
 from bot.emulator.model import BotApiModel
 from bot.emulator.sandbox import SANDBOX_TOKEN, VirtualSleep
 from bot.emulator.session import InProcessSession

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from bot.cases import CaseType, Entry
 from bot.clock import ManualClock
+from bot.domain.cases import CaseType, Entry
 from bot.emulator.sandbox import Sandbox
 from storage.models import Case, CaseEvent, CaseMessage, CaseTag, Order
 from tests.conftest import make_settings

@@ -13,10 +13,10 @@ from pydantic import SecretStr
 
 from bot.cli import main
 from bot.clock import ManualClock
+from bot.domain.linking import MAX_BUYER_ID_BYTES, LinkError, LinkSigner
+from bot.domain.orders import OrderStatus, PaymentMethod
 from bot.emulator.sandbox import Sandbox
-from bot.linking import MAX_BUYER_ID_BYTES, LinkError, LinkSigner
-from bot.order_import import OrderRecord
-from bot.orders import OrderStatus, PaymentMethod
+from bot.ops.order_import import OrderRecord
 from storage.models import User
 from tests.conftest import make_settings
 from tests.demo import seed

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from bot.domain.orders import OrderStatus, PaymentMethod
 from bot.emulator.sandbox import Sandbox
-from bot.order_import import OrderRecord
-from bot.orders import OrderStatus, PaymentMethod
+from bot.ops.order_import import OrderRecord
 from handlers.order_picker import OrderCb, Purpose
 from tests.demo import seed, seed_demo
 

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.cli import main
-from bot.order_demo import demo_records
-from bot.orders import OrderStatus, PaymentMethod
+from bot.domain.orders import OrderStatus, PaymentMethod
+from bot.ops.order_demo import demo_records
 from storage.db import create_engine, create_session_factory
 from storage.models import Order
 

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from bot import policies
 from bot.config import Settings
-from bot.policies import CancelVerdict, RefundVerdict
+from bot.domain import policies
+from bot.domain.policies import CancelVerdict, RefundVerdict
 from tests.conftest import START
 from tests.factories import order
 

@@ -25,9 +25,9 @@ import pytest
 from bot.clock import ManualClock
 from bot.emulator.sandbox import Sandbox
 from bot.i18n import create_i18n
-from bot.report_chart import render_chart
-from bot.report_render import render
-from bot.reports import Report, ReportError, ReportService, period_between
+from bot.reports.chart import render_chart
+from bot.reports.render import render
+from bot.reports.service import Report, ReportError, ReportService, period_between
 from storage.db import create_engine, create_session_factory
 from storage.migrate import upgrade
 from storage.models import Case, CaseEvent, CaseTag, Tag, User

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from bot.app import create_bot, create_dispatcher
 from bot.clock import Clock
 from bot.config import Settings
-from bot.delivery import Delivery
+from bot.desk.delivery import Delivery
 from bot.emulator.model import BotApiModel
 from bot.emulator.session import InProcessSession
 from storage.db import create_engine, create_session_factory

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from bot.emulator.http import EmulatorServer
 from bot.emulator.model import BotApiModel
 from tests.e2e.harness import TOKEN, BotProcess, LiveBot
-from tests.emulator_http import EmulatorServer
 
 AGENT_CHAT = -1001000000001
 

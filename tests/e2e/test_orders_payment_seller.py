@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.order_demo import create_demo_orders
-from bot.order_import import OrderImporter
+from bot.ops.order_demo import create_demo_orders
+from bot.ops.order_import import OrderImporter
 from storage.db import create_engine, create_session_factory
 from storage.models import Case, CaseMessage
 from storage.repositories.orders import OrderRepository

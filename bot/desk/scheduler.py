@@ -17,10 +17,9 @@ from aiogram import Bot
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
-from bot import formatting
-from bot.cases import CaseService
-from bot.handoff import Handoff, Notice
-from handlers.card import type_label
+from bot.desk.handoff import Handoff, Notice
+from bot.domain import formatting
+from bot.domain.cases import CaseService, case_type_label
 from storage.models import Case
 from storage.repositories.cases import CaseRepository
 
@@ -72,7 +71,7 @@ class Scheduler:
             assert case.topic_id is not None
             values = {
                 "number": case.id,
-                "type": type_label(case.type),
+                "type": case_type_label(case.type),
                 "deadline": formatting.moment(case.response_due_at, tz),
                 "link": topic_link(case.agent_chat_id, case.topic_id),
             }

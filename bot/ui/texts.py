@@ -6,10 +6,10 @@ from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
 
-from bot import formatting, policies
-from bot.cases import CaseService, Opened
 from bot.config import Settings
-from bot.orders import PaymentMethod
+from bot.domain import formatting, policies
+from bot.domain.cases import CaseService, Opened
+from bot.domain.orders import PaymentMethod
 from storage.models import Order
 
 MAX_TEXT = 3000

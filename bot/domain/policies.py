@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.config import Settings
-from bot.orders import OrderStatus, PaymentMethod
+from bot.domain.orders import OrderStatus, PaymentMethod
 from storage.models import Order
 
 CLOSED = (OrderStatus.cancelled, OrderStatus.refunded)

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from bot.order_import import ImportReport, OrderImporter, OrderRecord
-from bot.orders import OrderStatus, PaymentMethod
+from bot.domain.orders import OrderStatus, PaymentMethod
+from bot.ops.order_import import ImportReport, OrderImporter, OrderRecord
 
 S, M = OrderStatus, PaymentMethod
 H, D = timedelta(hours=1), timedelta(days=1)

@@ -14,9 +14,9 @@ from aiogram.utils.i18n import gettext as _
 from bot.clock import Clock, SystemClock
 from bot.config import LOCALES, Settings
 from bot.i18n import create_i18n
-from bot.report_chart import render_chart
-from bot.report_render import FORMATS, render
-from bot.reports import (
+from bot.reports.chart import render_chart
+from bot.reports.render import FORMATS, render
+from bot.reports.service import (
     Period,
     ReportError,
     ReportService,

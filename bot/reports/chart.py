@@ -13,8 +13,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
-from bot.report_render import segment_label
-from bot.reports import Report
+from bot.reports.render import segment_label
+from bot.reports.service import Report
 from storage.repositories.reports import ALL, Measure
 
 MAX_SERIES = 6

@@ -20,7 +20,7 @@ from typing import Any
 
 from babel.numbers import is_currency
 
-from bot.orders import OrderStatus, PaymentMethod
+from bot.domain.orders import OrderStatus, PaymentMethod
 from storage.models import Order
 from storage.repositories.orders import OrderRepository
 

@@ -33,28 +33,6 @@ class LangCb(CallbackData, prefix="lang"):
     locale: Lang
 
 
-class CaseAction(StrEnum):
-    take = "take"
-    release = "rel"
-    resolve = "res"
-    close = "close"
-    reopen = "reopen"
-
-
-class CaseCb(CallbackData, prefix="cs"):
-    """A button on a case card in the agents' group."""
-
-    action: CaseAction
-    case_id: int
-
-
-class TagCb(CallbackData, prefix="ct"):
-    """One-tap tag on a case card; the tag must be one of the type's usual tags."""
-
-    case_id: int
-    tag: str
-
-
 class BuyerCaseAction(StrEnum):
     withdraw = "w"
     route = "r"

@@ -10,10 +10,11 @@ from enum import StrEnum
 
 from aiogram.enums import ContentType
 from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
 
-from bot.calendar import WorkCalendar
 from bot.clock import Clock
 from bot.config import Settings
+from bot.domain.calendar import WorkCalendar
 from bot.i18n import N_
 from storage.models import Case, CaseEvent, CaseMessage
 from storage.repositories.cases import OPEN_STATUSES, CaseRepository
@@ -29,6 +30,21 @@ class CaseType(StrEnum):
     seller_question = "seller_question"
     unknown_order = "unknown_order"
     general = "general"
+
+
+FILE_KINDS: tuple[ContentType, ...] = (
+    ContentType.PHOTO,
+    ContentType.DOCUMENT,
+    ContentType.VIDEO,
+    ContentType.VOICE,
+    ContentType.AUDIO,
+    ContentType.ANIMATION,
+    ContentType.STICKER,
+    ContentType.VIDEO_NOTE,
+)
+"""Messages that carry a file the transcript keeps by file_id (photo first: it has sizes)."""
+RELAYED: frozenset[ContentType] = frozenset({ContentType.TEXT, ContentType.LOCATION, *FILE_KINDS})
+"""What buyers and agents may send each other through a case; anything else is refused."""
 
 
 class CaseStatus(StrEnum):
@@ -58,6 +74,16 @@ STATUS_LABELS: dict[str, str] = {
     CaseStatus.resolved: N_("resolved"),
     CaseStatus.closed: N_("closed"),
 }
+
+
+def case_type_label(type_: str) -> str:
+    """A case type as people read it, in the current locale."""
+    return _(TYPE_LABELS[type_]) if type_ in TYPE_LABELS else type_
+
+
+def case_status_label(status: str) -> str:
+    """A case status as people read it, in the current locale."""
+    return _(STATUS_LABELS[status]) if status in STATUS_LABELS else status
 
 
 # One-tap tags on the card, by case type (the type itself is always a tag).
@@ -130,16 +156,8 @@ class Entry:
                 largest.file_size,
             )
         else:
-            for kind in (
-                "document",
-                "video",
-                "voice",
-                "audio",
-                "animation",
-                "sticker",
-                "video_note",
-            ):
-                media = getattr(message, kind)
+            for kind in FILE_KINDS[1:]:
+                media = getattr(message, kind.value)
                 if media is not None:
                     file_id, file_unique_id = media.file_id, media.file_unique_id
                     file_size = media.file_size

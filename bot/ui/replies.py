@@ -8,10 +8,10 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 
-from bot.cases import CaseType, Entry, Opened
+from bot.domain.cases import CaseType, Entry, Opened
 from bot.services import Services
-from handlers.keyboards import main_menu
-from handlers.texts import case_opened
+from bot.ui.keyboards import main_menu
+from bot.ui.texts import case_opened
 from storage.models import User
 
 ChatMessage: TypeAlias = Message | InaccessibleMessage

@@ -6,7 +6,7 @@ hours), the share answered within the deadline, how many were still open when
 the period ended, buyer satisfaction, the most frequent tags, and the cases per
 day for the chart. Every figure is aggregated in the database
 (`storage.repositories.reports`); this module chooses the period, puts the
-figures together and leaves formatting to `bot.report_render`.
+figures together and leaves formatting to `bot.reports.render`.
 """
 
 from __future__ import annotations

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import SystemClock
 from bot.config import Settings
-from bot.linking import MAX_BUYER_ID_BYTES, LinkSigner, deep_link
-from bot.order_demo import create_demo_orders
-from bot.order_import import FileFormatError, OrderImporter, read_rows
+from bot.domain.linking import MAX_BUYER_ID_BYTES, LinkSigner, deep_link
+from bot.ops.order_demo import create_demo_orders
+from bot.ops.order_import import FileFormatError, OrderImporter, read_rows
 from storage.db import create_engine, create_session_factory
 from storage.migrate import upgrade
 from storage.repositories.orders import OrderRepository

@@ -16,10 +16,10 @@ from typing import Any
 from aiogram.utils.i18n import gettext as _
 from babel import Locale
 
-from bot import formatting
-from bot.cases import TYPE_LABELS
+from bot.domain import formatting
+from bot.domain.cases import TYPE_LABELS
 from bot.i18n import N_
-from bot.reports import Figures, Report
+from bot.reports.service import Figures, Report
 from storage.repositories.reports import ALL, Measure, Segment, SegmentKey, TagRow
 
 SEGMENT_NAMES = {

@@ -7,19 +7,42 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel import Locale
 
-from bot import formatting
-from bot.cases import STATUS_LABELS, TYPE_LABELS, USUAL_TAGS
-from handlers.callbacks import CaseAction, CaseCb, TagCb
-from handlers.order_picker import STATUS_LABELS as ORDER_STATUS_LABELS
+from bot.domain import formatting
+from bot.domain.cases import USUAL_TAGS, case_status_label, case_type_label
+from bot.domain.orders import order_status_label
 from storage.models import Case, CaseMessage, Order
 from storage.repositories.cases import OPEN_STATUSES
+
+
+class CaseAction(StrEnum):
+    take = "take"
+    release = "rel"
+    resolve = "res"
+    close = "close"
+    reopen = "reopen"
+
+
+class CaseCb(CallbackData, prefix="cs"):
+    """A button on a case card in the agents' group."""
+
+    action: CaseAction
+    case_id: int
+
+
+class TagCb(CallbackData, prefix="ct"):
+    """One-tap tag on a case card; the tag must be one of the type's usual tags."""
+
+    case_id: int
+    tag: str
 
 
 @dataclass(frozen=True)
@@ -31,17 +54,9 @@ class CardData:
     earlier: Sequence[Case]
 
 
-def type_label(type_: str) -> str:
-    return _(TYPE_LABELS[type_]) if type_ in TYPE_LABELS else type_
-
-
-def status_label(status: str) -> str:
-    return _(STATUS_LABELS[status]) if status in STATUS_LABELS else status
-
-
 def topic_name(case: Case, buyer_name: str) -> str:
     """ "№12 · Refund not received · Anna" (Telegram allows 128 characters)."""
-    return f"№{case.id} · {type_label(case.type)} · {buyer_name}"[:128]
+    return f"№{case.id} · {case_type_label(case.type)} · {buyer_name}"[:128]
 
 
 def language_name(locale: str, in_locale: str) -> str:
@@ -51,8 +66,8 @@ def language_name(locale: str, in_locale: str) -> str:
 def card_text(data: CardData, tz: ZoneInfo) -> str:
     case = data.case
     lines = [
-        _("📂 Case №{number} · {type}").format(number=case.id, type=type_label(case.type)),
-        _("Status: {status}").format(status=status_label(case.status)),
+        _("📂 Case №{number} · {type}").format(number=case.id, type=case_type_label(case.type)),
+        _("Status: {status}").format(status=case_status_label(case.status)),
         _("Agent: {name}").format(name=case.assignee_name)
         if case.assignee_name
         else _("Agent: nobody has taken it yet"),
@@ -63,13 +78,12 @@ def card_text(data: CardData, tz: ZoneInfo) -> str:
     ]
     if data.order is not None:
         order = data.order
-        status = ORDER_STATUS_LABELS.get(order.status)
         lines.append(
             _("Order {number}: {title}, {amount}, {status}").format(
                 number=order.order_id,
                 title=order.title,
                 amount=formatting.money(order.amount, order.currency),
-                status=_(status) if status else order.status,
+                status=order_status_label(order.status),
             )
         )
         placed = _("placed {time}").format(time=formatting.moment(order.placed_at, tz))
@@ -97,7 +111,8 @@ def card_text(data: CardData, tz: ZoneInfo) -> str:
         lines.append(_("Tags: {tags}").format(tags=" ".join(f"#{tag}" for tag in data.tags)))
     if data.earlier:
         earlier = ", ".join(
-            f"№{c.id} {type_label(c.type)} ({status_label(c.status)})" for c in data.earlier[:5]
+            f"№{c.id} {case_type_label(c.type)} ({case_status_label(c.status)})"
+            for c in data.earlier[:5]
         )
         lines.append(_("Earlier cases: {cases}").format(cases=earlier))
     else:

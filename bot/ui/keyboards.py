@@ -7,7 +7,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.callbacks import Lang, LangCb, MenuAction, MenuCb
+from bot.ui.callbacks import Lang, LangCb, MenuAction, MenuCb
 
 
 def main_menu() -> InlineKeyboardMarkup:

@@ -13,6 +13,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from aiogram.utils.i18n import gettext as _
+
+from bot.i18n import N_
 from storage.models import Order, User
 from storage.repositories.orders import OrderRepository
 
@@ -24,6 +27,21 @@ class OrderStatus(StrEnum):
     delivered = "delivered"
     cancelled = "cancelled"
     refunded = "refunded"
+
+
+ORDER_STATUS_LABELS: dict[str, str] = {
+    OrderStatus.unpaid: N_("unpaid"),
+    OrderStatus.paid: N_("awaiting shipment"),
+    OrderStatus.shipped: N_("on its way"),
+    OrderStatus.delivered: N_("delivered"),
+    OrderStatus.cancelled: N_("cancelled"),
+    OrderStatus.refunded: N_("refunded"),
+}
+
+
+def order_status_label(status: str) -> str:
+    """An order's state as buyers and agents read it, in the current locale."""
+    return _(ORDER_STATUS_LABELS[status]) if status in ORDER_STATUS_LABELS else status
 
 
 class PaymentMethod(StrEnum):

@@ -56,12 +56,12 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.cases import CaseService, CaseType, Delivery, Sender
 from bot.clock import Clock
 from bot.config import Settings
-from bot.delivery import Delivery as Lanes
-from bot.delivery import Sent, Undeliverable
-from handlers.card import CardData, card_keyboard, card_text, topic_name, transcript_text
+from bot.desk.card import CardData, card_keyboard, card_text, topic_name, transcript_text
+from bot.desk.delivery import Delivery as Lanes
+from bot.desk.delivery import Sent, Undeliverable
+from bot.domain.cases import CaseService, CaseType, Delivery, Sender
 from storage.models import Case, CaseMessage, User
 from storage.repositories.cases import CaseRepository
 from storage.repositories.orders import OrderRepository

@@ -1,0 +1,2 @@
+"""The agents' side: the case card, the handoff to forum topics, delivery to Telegram,
+the scheduler."""

@@ -1,0 +1,1 @@
+"""Operator tools: importing orders, demo orders, deep links."""

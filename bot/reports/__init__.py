@@ -1,0 +1,1 @@
+"""The published support figures: queries, rendering, the chart, the report CLI."""

@@ -1,0 +1,1 @@
+"""What buyers see and tap across dialogs: callback data, keyboards, shared texts and replies."""
