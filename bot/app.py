@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, TypeVar
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
+from aiogram.client.session.middlewares.base import NextRequestMiddlewareType
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+from aiogram.methods import AnswerCallbackQuery, TelegramMethod
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, ChatMemberAdministrator
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -23,7 +35,7 @@ from bot.config import LOCALES, Settings
 from bot.desk.delivery import Delivery, Sleep
 from bot.desk.handoff import Handoff
 from bot.desk.scheduler import Scheduler
-from bot.errors import on_error
+from bot.errors import ErrorHandler, not_an_outage
 from bot.i18n import LocaleMiddleware, create_i18n
 from bot.middlewares import CardGuardMiddleware, UnitOfWorkMiddleware
 from handlers import create_routers
@@ -32,6 +44,42 @@ from storage.fsm import SqlStorage
 
 log = logging.getLogger("supportbot")
 
+T = TypeVar("T")
+
+
+async def patiently(call: Callable[[], Awaitable[T]], what: str, *, max_wait: float = 30) -> T:
+    """Retry a Bot API call through 5xx answers, 429s and network errors until it works."""
+    wait = 1.0
+    while True:
+        try:
+            return await call()
+        except TelegramRetryAfter as error:
+            pause = float(error.retry_after)
+        except (TelegramServerError, TelegramNetworkError) as error:
+            pause, wait = wait, min(wait * 2, max_wait)
+            log.warning("%s failed (%s); trying again in %.0f s", what, error.message, pause)
+        await asyncio.sleep(pause)
+
+
+STALE_QUERY = "query is too old"
+
+
+async def _stale_queries_answered(
+    make_request: NextRequestMiddlewareType[Any], bot: Bot, method: TelegramMethod[Any]
+) -> Any:
+    """Answering a button press that Telegram already forgot is not a failure.
+
+    It happens when an update is handled again after a restart (the inbox keeps what
+    was not committed): the press was answered the first time, and what matters, the
+    dialog step, must still happen.
+    """
+    try:
+        return await make_request(bot, method)
+    except TelegramBadRequest as error:
+        if isinstance(method, AnswerCallbackQuery) and STALE_QUERY in error.message:
+            return True
+        raise
+
 
 def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     """A Bot talking to TELEGRAM_API_URL (the official server, a self-hosted one, or a test)."""
@@ -39,6 +87,7 @@ def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
         raise ValueError("BOT_TOKEN is not set")
     if session is None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session.middleware(_stale_queries_answered)
     return Bot(
         token=settings.bot_token.get_secret_value(),
         session=session,
@@ -76,10 +125,14 @@ def create_dispatcher(
 
     # First: card data is masked before anything else, storage and relay included, sees it.
     dp.update.outer_middleware(CardGuardMiddleware(sessions, i18n, settings.default_locale))
+    # Before aiogram's FSM middleware, so the dialog state is read in the update's session.
+    dp.update.outer_middleware.unregister(dp.fsm)
     dp.update.outer_middleware(UnitOfWorkMiddleware(sessions, settings, clock, handoff))
+    dp.update.outer_middleware(dp.fsm)
     LocaleMiddleware(i18n).setup(dp)
     dp.include_routers(*create_routers())
-    dp.errors.register(on_error)
+    errors = ErrorHandler(sessions, clock, i18n, settings.default_locale)
+    dp.errors.register(errors.on_error, not_an_outage)
     dp.startup.register(register_commands)
     dp.startup.register(check_agent_groups)
     dp.shutdown.register(delivery.close)
@@ -94,11 +147,11 @@ async def check_agent_groups(bot: Bot, settings: Settings) -> None:
             "AGENT_CHAT_ID is not set: cases are kept in the database and reach agents "
             "once it points at the agents' forum group"
         )
-    me = await bot.me()
+    me = await patiently(bot.me, "getMe")
     for chat_id in sorted(chats):
         try:
-            chat = await bot.get_chat(chat_id)
-            member = await bot.get_chat_member(chat_id, me.id)
+            chat = await patiently(partial(bot.get_chat, chat_id), "getChat")
+            member = await patiently(partial(bot.get_chat_member, chat_id, me.id), "getChatMember")
         except TelegramAPIError as error:
             log.warning(
                 "agents' group %s: the bot cannot reach it (%s); add the bot to the group",
@@ -127,8 +180,12 @@ async def register_commands(bot: Bot, i18n: I18n) -> None:
                 BotCommand(command="language", description=_("Change the language")),
                 BotCommand(command="help", description=_("What I can do")),
             ]
-        await bot.set_my_commands(
-            commands,
-            scope=BotCommandScopeAllPrivateChats(),
-            language_code=None if locale == "en" else locale,
+        await patiently(
+            partial(
+                bot.set_my_commands,
+                commands,
+                scope=BotCommandScopeAllPrivateChats(),
+                language_code=None if locale == "en" else locale,
+            ),
+            "setMyCommands",
         )

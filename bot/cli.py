@@ -16,7 +16,12 @@ from bot.reports import cli as report_cli
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="supportbot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("run", help="long-poll the Bot API (migrates the database first)")
+    run = commands.add_parser("run", help="take updates from the Bot API (migrates first)")
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="serve Telegram's webhook at WEBHOOK_LISTEN instead of long polling",
+    )
     shell = commands.add_parser("shell", help="talk to the bot in this terminal, no Telegram")
     shell.add_argument("--lang", choices=["en", "ru"], default="en", help="your Telegram language")
     shell.add_argument("--user-id", type=int, default=1001, help="your Telegram user id")
@@ -49,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     level = (
         "WARNING" if args.command != "run" and settings.log_level == "INFO" else settings.log_level
     )
-    setup_logging(level, [settings.bot_token, settings.link_secret])
+    setup_logging(level, [settings.bot_token, settings.link_secret, settings.webhook_secret])
     sys.exit(_dispatch(args, settings))
 
 
@@ -63,9 +68,16 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
                 file=sys.stderr,
             )
             return 2
+        if args.webhook and (settings.webhook_url is None or settings.webhook_secret is None):
+            print(
+                "supportbot: --webhook needs WEBHOOK_URL (the public https address) and "
+                "WEBHOOK_SECRET (see .env.example)",
+                file=sys.stderr,
+            )
+            return 2
         from bot.runner import run
 
-        asyncio.run(run(settings))
+        asyncio.run(run(settings, webhook=args.webhook))
         return 0
     if args.command == "shell":
         from bot.shell import run_shell

@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     remind_before_hours: float = Field(default=4, ge=0)
     scheduler_interval_seconds: float = Field(default=60, gt=0)
 
+    shutdown_grace_seconds: float = Field(default=10, ge=0)
+    polling_timeout_seconds: int = Field(default=25, ge=0, le=50)
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "127.0.0.1:8080"
+
     work_days: str = "mon,tue,wed,thu,fri"
     work_hours: str = "09:00-18:00"
     holidays: str = ""
@@ -82,7 +88,15 @@ class Settings(BaseSettings):
             raise ValueError("list holidays as YYYY-MM-DD dates separated by commas") from None
         return value
 
-    @field_validator("redis_url", "bot_token", "link_secret", "agent_chat_id", mode="before")
+    @field_validator(
+        "redis_url",
+        "bot_token",
+        "link_secret",
+        "agent_chat_id",
+        "webhook_url",
+        "webhook_secret",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -134,6 +148,35 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _https_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be the public https:// address Telegram posts updates to")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram's secret_token: 1-256 characters A-Z, a-z, 0-9, _ and -.
+        if value is not None:
+            secret = value.get_secret_value()
+            if not (16 <= len(secret) <= 256) or not all(c.isalnum() or c in "_-" for c in secret):
+                raise ValueError("use 16 to 256 characters: letters, digits, _ and -")
+        return value
+
+    @field_validator("webhook_listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("write the address to listen on as HOST:PORT, e.g. 127.0.0.1:8080")
+        return value
+
+    def listen_address(self) -> tuple[str, int]:
+        host, _, port = self.webhook_listen.rpartition(":")
+        return host, int(port)
 
 
 class ConfigError(Exception):

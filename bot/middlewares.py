@@ -24,6 +24,7 @@ from bot.domain.card_guard import scan
 from bot.i18n import pick_locale
 from bot.services import Services
 from storage import fsm
+from storage.repositories.inbox import InboxRepository
 from storage.repositories.users import UserRepository
 
 log = logging.getLogger("supportbot")
@@ -38,8 +39,10 @@ class UnitOfWorkMiddleware(BaseMiddleware):
     A person writing in private gets their `users` row touched and passed on as
     `account`; their saved language goes on as a plain `saved_locale` string, which
     the locale middleware reads even after a failed handler rolled the session back.
-    Dialog-state writes join this session (`storage.fsm.bind`), so they commit with it.
-    After the commit, the Telegram work the handler queued starts (`Services.committed`).
+    Dialog-state reads and writes join this session (`storage.fsm.bind`; the middleware
+    sits before aiogram's FSM middleware), so they commit with it. The update's inbox row
+    is marked done in the same commit (`bot.inbox`). After the commit, the Telegram work
+    the handler queued starts (`Services.committed`).
     """
 
     def __init__(
@@ -75,6 +78,9 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 data["account"] = account
                 data["saved_locale"] = account.locale if account is not None else None
                 result = await handler(event, data)
+                if isinstance(event, Update):
+                    # Handled: done in the same transaction as what handling it changed.
+                    await InboxRepository(session).done(event.update_id, self.clock.now())
                 await session.commit()
                 svc.committed()
                 return result

@@ -31,3 +31,34 @@ def create_engine(url: str) -> AsyncEngine:
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def is_outage(error: BaseException) -> bool:
+    """The database or Redis could not be reached (or dropped the connection).
+
+    Such an error says nothing about the update being handled: the same update will
+    succeed once the server is back, so it is waited out, never answered with an apology.
+    "database is locked" on SQLite counts too: it passes when the other writer commits.
+    """
+    from asyncpg.exceptions import CannotConnectNowError, PostgresConnectionError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+
+    if isinstance(error, DBAPIError) and (
+        error.connection_invalidated
+        or isinstance(error.orig, PostgresConnectionError | CannotConnectNowError)
+    ):
+        return True
+    return isinstance(
+        error,
+        OperationalError
+        | PostgresConnectionError
+        | CannotConnectNowError
+        | InterfaceError
+        | DisconnectionError
+        | RedisConnectionError
+        | RedisTimeoutError
+        | OSError  # connection refused or reset; asyncio's "Connect call failed"
+        | TimeoutError,
+    )

@@ -199,3 +199,20 @@ class CaseMessage(Base):
     delivery: Mapped[str | None] = mapped_column(String(8))
 
     __table_args__ = (Index("ix_case_messages_pending", "case_id", "delivery"),)
+
+
+class InboxUpdate(Base):
+    """A Telegram update as it arrived, kept until it is handled.
+
+    Stored before Telegram is told it arrived (the next getUpdates offset, or the
+    webhook's 200), and marked done in the same transaction as what handling it
+    changed. Once done, the payload is dropped (it holds what a person wrote) and
+    the row stays a few days only so that a redelivered update_id is recognised.
+    """
+
+    __tablename__ = "inbox"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    payload: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

@@ -33,6 +33,8 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import TelegramMethod
 
+from storage.db import is_outage
+
 log = logging.getLogger("supportbot.delivery")
 
 T = TypeVar("T")
@@ -123,8 +125,10 @@ class Delivery:
                 job = state.jobs.popleft()
                 try:
                     await job()
-                except Exception:  # one broken job must not stop the lane behind it
-                    log.exception("delivery job in lane %s failed", lane)
+                except Exception as error:  # one broken job must not stop the lane behind it
+                    # After an outage the scheduler finds the job's rows still pending.
+                    if not is_outage(error):
+                        log.exception("delivery job in lane %s failed", lane)
                 self._poke()
         finally:
             state.running = False

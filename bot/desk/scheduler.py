@@ -20,6 +20,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.desk.handoff import Handoff, Notice
 from bot.domain import formatting
 from bot.domain.cases import CaseService, case_type_label
+from storage.db import is_outage
 from storage.models import Case
 from storage.repositories.cases import CaseRepository
 
@@ -93,8 +94,10 @@ class Scheduler:
         while True:
             try:
                 await self.run_due(bot)
-            except Exception:  # a failed round must not stop the next one
-                log.exception("scheduled round failed")
+            except Exception as error:  # a failed round must not stop the next one
+                if not is_outage(error):
+                    log.exception("scheduled round failed")
+                # An outage is logged once by the inbox; the next round catches up.
             await asyncio.sleep(self.interval)
 
     async def start(self, bot: Bot) -> None:

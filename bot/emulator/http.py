@@ -4,14 +4,20 @@ The bot under test reaches it through TELEGRAM_API_URL exactly as it would reach
 api.telegram.org or a self-hosted Bot API server: `POST /bot<token>/<method>`
 with query, urlencoded, multipart or JSON parameters, and file downloads under
 `/file/bot<token>/<path>`. A dropped response closes the connection unanswered.
+
+After setWebhook, updates are posted to the webhook's URL one at a time, in order,
+with the secret in `X-Telegram-Bot-Api-Secret-Token`; an update is forgotten only
+once the webhook answers 2xx, and posted again (after a pause) otherwise.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 from bot.emulator.model import BotApiModel, Dropped
 
@@ -23,7 +29,11 @@ class EmulatorServer:
         self.app.router.add_route("*", "/bot{token}/{method}", self._api)
         self.app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         self._runner: web.AppRunner | None = None
+        self._pusher: asyncio.Task[None] | None = None
         self.url = ""
+        self.webhook_answers: list[int] = []
+        """HTTP status of every webhook post, in order (0: no connection)."""
+        self.retry_pause = 0.2
 
     async def start(self) -> str:
         """Listen on a free port of 127.0.0.1; returns the base URL for TELEGRAM_API_URL."""
@@ -35,11 +45,38 @@ class EmulatorServer:
         assert server is not None
         port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         self.url = f"http://127.0.0.1:{port}"
+        self._pusher = asyncio.get_running_loop().create_task(self._push_to_webhook())
         return self.url
 
     async def stop(self) -> None:
+        if self._pusher is not None:
+            self._pusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pusher
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def _push_to_webhook(self) -> None:
+        async with ClientSession(timeout=ClientTimeout(total=30)) as client:
+            while True:
+                update = await self.model.next_update()
+                hook = self.model.webhook
+                if hook is None:
+                    await asyncio.sleep(self.retry_pause)
+                    continue
+                headers = {}
+                if hook["secret_token"]:
+                    headers["X-Telegram-Bot-Api-Secret-Token"] = hook["secret_token"]
+                try:
+                    async with client.post(hook["url"], json=update, headers=headers) as answer:
+                        status = answer.status
+                except (ClientError, OSError, TimeoutError):
+                    status = 0
+                self.webhook_answers.append(status)
+                if 200 <= status < 300:
+                    self.model.delivered(update["update_id"])
+                else:
+                    await asyncio.sleep(self.retry_pause)
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
         params: dict[str, Any] = dict(request.query)

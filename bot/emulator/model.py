@@ -163,6 +163,8 @@ class BotApiModel:
         self._update_ids = itertools.count(1)
         self._ids = itertools.count(1)
         self._waiters: list[asyncio.Future[None]] = []
+        self.webhook: dict[str, Any] | None = None
+        """setWebhook's url, secret_token and allowed_updates; the HTTP door posts to it."""
         self._handlers: dict[str, Callable[[dict[str, Any], dict[str, bytes]], Any]] = {
             name[len("api_") :].lower(): getattr(self, name)
             for name in dir(self)
@@ -405,11 +407,14 @@ class BotApiModel:
     def queue_update(self, payload: dict[str, Any]) -> dict[str, Any]:
         update = {"update_id": next(self._update_ids), **payload}
         self._updates.append(update)
+        self._wake()
+        return update
+
+    def _wake(self) -> None:
         for waiter in self._waiters:
             if not waiter.done():
                 waiter.set_result(None)
         self._waiters.clear()
-        return update
 
     def take_updates(self) -> list[dict[str, Any]]:
         """All queued updates, confirmed at once (the in-process dispatcher's getUpdates)."""
@@ -534,6 +539,12 @@ class BotApiModel:
     # ------------------------------------------------------------------ Bot API methods
 
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        if self.webhook is not None:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         offset = _int(params.get("offset")) or 0
         limit = min(max(_int(params.get("limit")) or 100, 1), 100)
         timeout = max(_int(params.get("timeout")) or 0, 0)
@@ -550,7 +561,50 @@ class BotApiModel:
         return self.bot_user
 
     def api_deleteWebhook(self, params: dict[str, Any], uploads: dict[str, bytes]) -> Any:
+        self.webhook = None
+        if params.get("drop_pending_updates") in ("true", "True", True):
+            self._updates.clear()
         return True
+
+    def api_setWebhook(self, params: dict[str, Any], uploads: dict[str, bytes]) -> Any:
+        url = params.get("url", "")
+        if not url:
+            self.webhook = None
+            return True
+        if not url.startswith(("https://", "http://")):
+            raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided")
+        secret = params.get("secret_token")
+        if secret is not None and not (
+            1 <= len(secret) <= 256 and all(c.isalnum() or c in "_-" for c in secret)
+        ):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        self.webhook = {
+            "url": url,
+            "secret_token": secret,
+            "allowed_updates": _json(params.get("allowed_updates")),
+        }
+        self._wake()
+        return True
+
+    def api_getWebhookInfo(self, params: dict[str, Any], uploads: dict[str, bytes]) -> Any:
+        hook = self.webhook or {}
+        return {
+            "url": hook.get("url", ""),
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
+
+    async def next_update(self) -> dict[str, Any]:
+        """The oldest update not yet delivered, waiting for one (the webhook's sender)."""
+        while not self._updates:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await waiter
+        return self._updates[0]
+
+    def delivered(self, update_id: int) -> None:
+        """The webhook answered 2xx for this update: Telegram forgets it."""
+        self._updates = [u for u in self._updates if u["update_id"] != update_id]
 
     def api_close(self, params: dict[str, Any], uploads: dict[str, bytes]) -> Any:
         return True

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import User
+
+LAST_SEEN_STEP = timedelta(hours=1)
 
 
 class UserRepository:
@@ -17,7 +19,7 @@ class UserRepository:
     async def touch(
         self, user_id: int, first_name: str, language_code: str | None, now: datetime
     ) -> User:
-        """The person's row, created on first contact; last_seen moves to now."""
+        """The person's row, created on first contact; last_seen kept to the hour."""
         user = await self.session.get(User, user_id)
         if user is None:
             user = User(
@@ -29,7 +31,11 @@ class UserRepository:
             )
             self.session.add(user)
         else:
-            user.first_name = first_name
-            user.language_code = language_code
-            user.last_seen = now
+            # Written only when something changed, so a plain message costs no write.
+            if user.first_name != first_name:
+                user.first_name = first_name
+            if user.language_code != language_code:
+                user.language_code = language_code
+            if now - user.last_seen >= LAST_SEEN_STEP:
+                user.last_seen = now
         return user

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -22,10 +22,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-async def start_live_bot(workdir: Path, **env: str) -> tuple[EmulatorServer, BotProcess, LiveBot]:
-    """An emulator on 127.0.0.1 and `supportbot run` pointed at it, up and polling."""
+async def start_live_bot(
+    workdir: Path,
+    *args: str,
+    prepare: Callable[[BotApiModel], None] | None = None,
+    **env: str,
+) -> tuple[EmulatorServer, BotProcess, LiveBot]:
+    """An emulator on 127.0.0.1 and `supportbot run ARGS` pointed at it, up and polling
+    (or, with --webhook, with its webhook set). `prepare` sets the emulator up first."""
     model = BotApiModel(TOKEN)
     model.add_group(AGENT_CHAT, "Support agents")
+    if prepare is not None:
+        prepare(model)  # e.g. faults the bot meets as it starts
     server = EmulatorServer(model)
     url = await server.start()
     process = BotProcess(
@@ -37,10 +45,16 @@ async def start_live_bot(workdir: Path, **env: str) -> tuple[EmulatorServer, Bot
             "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'bot.sqlite3'}",
             **env,
         },
+        ("run", *args),
     )
     process.start()
     live = LiveBot(model, process)
-    await live.ready()
+    try:
+        await live.ready()
+    except BaseException:
+        process.stop()
+        await server.stop()
+        raise
     return server, process, live
 
 

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,6 +28,9 @@ FAKETIME_LIBS = (
     "/usr/lib/faketime/libfaketime.so.1",
 )
 TOKEN = "4242424242:AAF-e2e-token-never-in-logs"
+STARTUP_TIMEOUT = 90.0
+"""Start-up imports and migrates: on a busy 2-core machine that takes far longer than
+an answer, so waiting for it has its own, longer limit."""
 
 
 def faketime_library() -> str | None:
@@ -47,8 +50,9 @@ def need_time_travel() -> None:
 class BotProcess:
     """One `supportbot run` process, its environment, log and clock."""
 
-    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+    def __init__(self, workdir: Path, env: dict[str, str], args: Sequence[str] = ("run",)) -> None:
         self.workdir = workdir
+        self.args = list(args)
         self.log_path = workdir / "bot.log"
         self.time_file = workdir / "faketime"
         self.shifted = timedelta()
@@ -71,7 +75,7 @@ class BotProcess:
     def start(self) -> None:
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the handle
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "run"],
+                [sys.executable, "-m", "bot", *self.args],
                 cwd=self.workdir,
                 env=self.env,
                 stdout=log,
@@ -87,9 +91,9 @@ class BotProcess:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.send_signal(signal.SIGINT)
+            self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=60)  # the grace period, then it exits by itself
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
@@ -130,8 +134,15 @@ class LiveBot:
         await asyncio.sleep(0.2)
 
     async def ready(self, since: int = 0) -> None:
-        """The bot is up once it long-polls for updates (after call number `since`)."""
-        await self.settle(lambda: any(m == "getUpdates" for m, _ in self.model.calls[since:]))
+        """The bot is up once it long-polls for updates or sets its webhook (after call
+        number `since`)."""
+        usual, self.timeout = self.timeout, max(self.timeout, STARTUP_TIMEOUT)
+        try:
+            await self.settle(
+                lambda: any(m in ("getUpdates", "setWebhook") for m, _ in self.model.calls[since:])
+            )
+        finally:
+            self.timeout = usual
 
     async def restart_after_kill(self) -> None:
         """SIGKILL the bot in the middle of whatever it does, start it again, wait for it."""

@@ -1,0 +1,72 @@
+"""The inbox table: updates kept from their arrival until they are handled."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import InboxUpdate
+
+
+class InboxRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, updates: Sequence[tuple[int, str]], now: datetime) -> set[int]:
+        """Store (update_id, payload) pairs; returns the ids that were not stored before."""
+        if not updates:
+            return set()
+        dialect = self.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(InboxUpdate)
+            .values(
+                [
+                    {"update_id": update_id, "payload": payload, "received_at": now}
+                    for update_id, payload in updates
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["update_id"])
+            .returning(InboxUpdate.update_id)
+        )
+        return set((await self.session.scalars(statement)).all())
+
+    async def done(self, update_id: int, now: datetime) -> None:
+        """Mark one update handled and forget what it said."""
+        await self.session.execute(
+            update(InboxUpdate)
+            .where(InboxUpdate.update_id == update_id, InboxUpdate.done_at.is_(None))
+            .values(done_at=now, payload=None)
+        )
+
+    async def pending(self, limit: int = 1000) -> list[tuple[int, str]]:
+        """Updates stored but not handled yet, oldest first."""
+        rows = await self.session.execute(
+            select(InboxUpdate.update_id, InboxUpdate.payload)
+            .where(InboxUpdate.done_at.is_(None))
+            .order_by(InboxUpdate.update_id)
+            .limit(limit)
+        )
+        return [(update_id, payload or "{}") for update_id, payload in rows.all()]
+
+    async def last_update_id(self) -> int | None:
+        return await self.session.scalar(select(func.max(InboxUpdate.update_id)))
+
+    async def oldest_pending_at(self) -> datetime | None:
+        """When the oldest update still waiting arrived (the inbox lag)."""
+        return await self.session.scalar(
+            select(func.min(InboxUpdate.received_at)).where(InboxUpdate.done_at.is_(None))
+        )
+
+    async def forget_done(self, before: datetime) -> None:
+        """Drop rows handled before `before`; Telegram never redelivers that late."""
+        await self.session.execute(
+            delete(InboxUpdate).where(
+                InboxUpdate.done_at.is_not(None), InboxUpdate.done_at < before
+            )
+        )

@@ -1,0 +1,217 @@
+"""The inbox in-process: stored before handling, done with the handler's changes,
+redeliveries ignored, what a crash left is handled on the next start, outages waited out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import pytest
+from aiogram.types import Update
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from bot.emulator.sandbox import Sandbox
+from bot.inbox import Inbox, Outage, chat_key
+from storage.db import create_session_factory
+from storage.models import FsmRecord, InboxUpdate, User
+
+
+def _inbox(sandbox: Sandbox, outage: Outage | None = None) -> Inbox:
+    async def healthy() -> None:
+        return None
+
+    return Inbox(
+        sandbox.dp,
+        sandbox.bot,
+        create_session_factory(sandbox.engine),
+        sandbox.clock,
+        outage or Outage(healthy, first_wait=0.01),
+    )
+
+
+def _updates(sandbox: Sandbox) -> list[Update]:
+    return [
+        Update.model_validate(raw, context={"bot": sandbox.bot})
+        for raw in sandbox.model.take_updates()
+    ]
+
+
+async def _rows(sandbox: Sandbox) -> list[InboxUpdate]:
+    async with sandbox.db() as session:
+        return list((await session.scalars(select(InboxUpdate))).all())
+
+
+async def test_an_update_is_stored_then_done_with_its_payload_dropped(sandbox: Sandbox) -> None:
+    inbox = _inbox(sandbox)
+    anna = sandbox.person(41, "Anna")
+    sandbox.model.send_message(anna.id, "/start")
+    await inbox.accept(_updates(sandbox))
+    await inbox.drain()
+
+    [row] = await _rows(sandbox)
+    assert row.done_at is not None
+    assert row.payload is None  # what the person wrote is not kept once handled
+    assert anna.inbox()[-1]["text"].startswith("Hello")
+
+
+async def test_a_redelivered_update_is_handled_once(sandbox: Sandbox) -> None:
+    inbox = _inbox(sandbox)
+    anna = sandbox.person(42, "Anna")
+    sandbox.model.send_message(anna.id, "/start")
+    batch = _updates(sandbox)
+    await inbox.accept(batch)
+    await inbox.drain()
+    await inbox.accept(batch)  # Telegram hands the same batch out again
+    await inbox.drain()
+
+    greetings = [m for m in anna.inbox() if m["text"].startswith("Hello")]
+    assert len(greetings) == 1
+
+
+async def test_updates_left_by_a_crash_are_handled_on_the_next_start_in_order(
+    sandbox: Sandbox,
+) -> None:
+    anna = sandbox.person(43, "Anna")
+    for text in ("/start", "/help"):
+        sandbox.model.send_message(anna.id, text)
+    batch = _updates(sandbox)
+    # Stored, then the process died before handling them.
+    async with sandbox.db() as session:
+        for update in batch:
+            session.add(
+                InboxUpdate(
+                    update_id=update.update_id,
+                    payload=update.model_dump_json(exclude_none=True),
+                    received_at=sandbox.clock.now(),
+                )
+            )
+        await session.commit()
+
+    inbox = _inbox(sandbox)
+    assert await inbox.resume() == 2
+    await inbox.drain()
+
+    texts = [m["text"] for m in anna.inbox()]
+    assert texts[0].startswith("Hello")  # /start answered before /help
+    assert "/cancel" in texts[-1]
+    assert all(row.done_at is not None for row in await _rows(sandbox))
+    assert await inbox.next_offset() == batch[-1].update_id + 1
+
+
+async def test_chats_are_kept_apart_and_idle_chats_cost_nothing(sandbox: Sandbox) -> None:
+    inbox = _inbox(sandbox)
+    people = [sandbox.person(100 + n, f"P{n}") for n in range(20)]
+    for person in people:
+        sandbox.model.send_message(person.id, "/start")
+    batch = _updates(sandbox)
+    assert len({chat_key(u) for u in batch}) == 20
+    await inbox.accept(batch)
+    await inbox.drain()
+    assert all(p.inbox()[-1]["text"].startswith("Hello") for p in people)
+    assert inbox.busy == 0
+    assert inbox._chats == {}
+
+
+async def test_an_outage_is_waited_out_and_the_update_handled_after(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    down = asyncio.Event()
+    down.set()
+    probes = 0
+
+    async def probe() -> None:
+        nonlocal probes
+        probes += 1
+        if probes >= 3:
+            down.clear()
+        if down.is_set():
+            raise OperationalError("SELECT 1", {}, ConnectionRefusedError("refused"))
+
+    real_feed = sandbox.dp.feed_update
+
+    async def feed(bot: Any, update: Update, **kwargs: Any) -> Any:
+        if down.is_set():
+            raise OperationalError("SELECT", {}, ConnectionRefusedError("refused"))
+        return await real_feed(bot, update, **kwargs)
+
+    monkeypatch.setattr(sandbox.dp, "feed_update", feed)
+    inbox = _inbox(sandbox, Outage(probe, first_wait=0.01, max_wait=0.02))
+    anna = sandbox.person(44, "Anna")
+    sandbox.model.send_message(anna.id, "/start")
+    with caplog.at_level(logging.WARNING, logger="supportbot.inbox"):
+        await inbox.accept(_updates(sandbox))
+        await inbox.drain()
+
+    assert anna.inbox()[-1]["text"].startswith("Hello")
+    assert not any("Sorry" in m["text"] for m in anna.inbox())  # no apology for an outage
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2
+    assert lines[0].startswith("storage unreachable")
+    assert lines[1].startswith("storage is back")
+
+
+async def test_a_failing_handler_is_answered_once_and_not_retried(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("storage.repositories.users.UserRepository.touch", broken)
+    inbox = _inbox(sandbox)
+    anna = sandbox.person(45, "Anna")
+    sandbox.model.send_message(anna.id, "/start")
+    await inbox.accept(_updates(sandbox))
+    await inbox.drain()
+
+    assert [m["text"] for m in anna.inbox()] == [
+        "Sorry, something went wrong on our side. Please try again in a minute."
+    ]
+    [row] = await _rows(sandbox)
+    assert row.done_at is not None
+    async with sandbox.db() as session:
+        assert await session.get(User, anna.id) is None
+
+
+def test_update_payloads_round_trip() -> None:
+    raw = {
+        "update_id": 7,
+        "message": {
+            "message_id": 1,
+            "date": 1,
+            "chat": {"id": 5, "type": "private"},
+            "from": {"id": 5, "is_bot": False, "first_name": "A"},
+            "text": "hi",
+        },
+    }
+    update = Update.model_validate(raw)
+    again = Update.model_validate(json.loads(update.model_dump_json(exclude_none=True)))
+    assert again == update
+    assert chat_key(update) == 5
+
+
+async def test_a_press_handled_again_after_a_restart_still_takes_its_step(
+    sandbox: Sandbox,
+) -> None:
+    """The process died after answering a button but before committing: the press is
+    handled again, Telegram calls the query too old, and the dialog step still happens."""
+    inbox = _inbox(sandbox)
+    anna = sandbox.person(46, "Anna")
+    await anna.send("/start")
+    menu = anna.inbox()[-1]
+    data = next(d for label, d in anna.buttons(menu) if "Talk to a person" in label)
+    sandbox.model.press(anna.id, anna.id, menu["message_id"], data)
+    [press] = _updates(sandbox)
+    await sandbox.dp.feed_update(sandbox.bot, press)  # first run, then "the crash"
+    async with sandbox.db() as session:
+        await session.execute(FsmRecord.__table__.delete())
+        await session.commit()
+
+    await inbox.accept([press])
+    await inbox.drain()
+
+    assert not any(m["text"].startswith("Sorry") for m in anna.inbox())
+    [reply] = await anna.send("My parcel is lost")
+    assert "registered" in reply["text"]
