@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
@@ -27,7 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from storage.db import is_outage
+from storage.db import is_busy, is_outage
 from storage.repositories.inbox import InboxRepository
 
 log = logging.getLogger("supportbot.inbox")
@@ -199,6 +200,9 @@ class Inbox:
                 await self.dp.feed_update(self.bot, update)
                 return
             except Exception as error:
+                if is_busy(error):
+                    await asyncio.sleep(random.uniform(0.05, 0.5))  # noqa: S311 - jitter
+                    continue
                 if not is_outage(error):
                     # The error handler answers everything else; this is a bug in it.
                     log.exception("update %s could not be handled", update.update_id)

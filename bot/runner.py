@@ -34,7 +34,7 @@ from bot.app import create_bot, create_dispatcher, patiently
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.inbox import Inbox, Outage, storage_probe
-from storage.db import create_engine, create_session_factory, is_outage
+from storage.db import create_engine, create_session_factory, is_busy, is_outage
 from storage.migrate import upgrade
 
 log = logging.getLogger("supportbot")
@@ -109,7 +109,8 @@ class Runner:
                 if not is_outage(error):
                     raise
                 # Not stored, so not acknowledged: Telegram hands the batch out again.
-                await self.outage.wait(error)
+                if not is_busy(error):
+                    await self.outage.wait(error)
                 continue
             offset = updates[-1].update_id + 1
 

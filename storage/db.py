@@ -62,3 +62,11 @@ def is_outage(error: BaseException) -> bool:
         | OSError  # connection refused or reset; asyncio's "Connect call failed"
         | TimeoutError,
     )
+
+
+def is_busy(error: BaseException) -> bool:
+    """SQLite's "database is locked": another writer held the file longer than the busy
+    timeout. The server is fine; trying again shortly succeeds."""
+    from sqlalchemy.exc import OperationalError
+
+    return isinstance(error, OperationalError) and "database is locked" in str(error.orig)

@@ -215,3 +215,28 @@ async def test_a_press_handled_again_after_a_restart_still_takes_its_step(
     assert not any(m["text"].startswith("Sorry") for m in anna.inbox())
     [reply] = await anna.send("My parcel is lost")
     assert "registered" in reply["text"]
+
+
+async def test_a_locked_sqlite_file_is_tried_again_quietly(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    locked = 2
+    real_feed = sandbox.dp.feed_update
+
+    async def feed(bot: Any, update: Update, **kwargs: Any) -> Any:
+        nonlocal locked
+        if locked:
+            locked -= 1
+            raise OperationalError("UPDATE", {}, Exception("database is locked"))
+        return await real_feed(bot, update, **kwargs)
+
+    monkeypatch.setattr(sandbox.dp, "feed_update", feed)
+    inbox = _inbox(sandbox)
+    anna = sandbox.person(47, "Anna")
+    sandbox.model.send_message(anna.id, "/start")
+    with caplog.at_level(logging.INFO, logger="supportbot.inbox"):
+        await inbox.accept(_updates(sandbox))
+        await inbox.drain()
+
+    assert anna.inbox()[-1]["text"].startswith("Hello")
+    assert caplog.records == []  # contention is not an outage

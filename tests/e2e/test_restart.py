@@ -21,8 +21,12 @@ async def _dialog_survives_sigkill(workdir: Path, database_url: str, **env: str)
 
         await live.restart_after_kill()
 
-        [reply] = await anna.send("Посылка потерялась, заказ 777")
-        assert reply["text"].startswith("Ваше обращение №1 зарегистрировано")
+        # If the kill came before the press was committed, the inbox handles the press
+        # again on start (the prompt may show twice); either way the dialog goes on.
+        anna.model.send_message(anna.id, "Посылка потерялась, заказ 777")
+        await live.settle(
+            lambda: anna.inbox()[-1]["text"].startswith("Ваше обращение №1 зарегистрировано")
+        )
     finally:
         process.stop()
         await server.stop()
