@@ -11,9 +11,10 @@ to pass the number as typed to an agent (this module's router handles that offer
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from enum import StrEnum
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -21,7 +22,13 @@ from aiogram.filters import StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    TelegramObject,
+)
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -175,21 +182,46 @@ async def ask_for_order(
         await target.answer(text, reply_markup=markup)
 
 
+def given(**data: Any) -> Callable[[TelegramObject], dict[str, Any]]:
+    """A filter that always passes and hands `data` to the handler as keyword arguments
+    (aiogram merges a filter's dict into the handler's data)."""
+
+    def hand_over(_event: TelegramObject) -> dict[str, Any]:
+        return data
+
+    return hand_over
+
+
+async def turn_page(
+    query: CallbackQuery,
+    callback_data: OrderPageCb,
+    svc: Services,
+    account: User,
+    statuses: Sequence[str],
+) -> None:
+    """Show another page of an order list, in place."""
+    markup, _total = await order_keyboard(
+        svc.orders,
+        Buyer.of(account),
+        callback_data.purpose,
+        statuses=statuses,
+        page=callback_data.page,
+    )
+    await query.answer()
+    if isinstance(query.message, Message):
+        # Pressing the current page's own button changes nothing; Telegram says so.
+        with suppress(TelegramBadRequest):
+            await query.message.edit_reply_markup(reply_markup=markup)
+
+
 def page_turner(router: Router, purpose: Purpose, statuses: Sequence[str]) -> None:
     """Let the order list of `purpose` turn its pages (in place, from any state)."""
-
-    @router.callback_query(OrderPageCb.filter(F.purpose == purpose), StateFilter("*"))
-    async def turn_page(
-        query: CallbackQuery, callback_data: OrderPageCb, svc: Services, account: User
-    ) -> None:
-        markup, _total = await order_keyboard(
-            svc.orders, Buyer.of(account), purpose, statuses=statuses, page=callback_data.page
-        )
-        await query.answer()
-        if isinstance(query.message, Message):
-            # Pressing the current page's own button changes nothing; Telegram says so.
-            with suppress(TelegramBadRequest):
-                await query.message.edit_reply_markup(reply_markup=markup)
+    router.callback_query.register(
+        turn_page,
+        OrderPageCb.filter(F.purpose == purpose),
+        StateFilter("*"),
+        given(statuses=statuses),
+    )
 
 
 def not_found_text(number: str) -> str:
@@ -255,61 +287,63 @@ async def chosen_order(
     return order
 
 
+async def offer_taken(
+    query: CallbackQuery, callback_data: UnknownOrderCb, state: FSMContext
+) -> None:
+    number = typed_number(callback_data.number)
+    if number is None:
+        await reply(query, _("This button no longer works."), main_menu())
+        return
+    await state.clear()
+    await state.set_state(UnknownOrder.describe)
+    await state.update_data(number=number, purpose=callback_data.purpose.value)
+    await reply(
+        query,
+        _(
+            "Tell me in one message what you need with order №{number}, and I will pass "
+            "it to a support agent together with the number."
+        ).format(number=number),
+        back_to_menu(),
+    )
+
+
+async def described(
+    message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
+) -> None:
+    assert message.text is not None
+    if len(message.text) > MAX_TEXT:
+        await message.answer(too_long())
+        return
+    data = await state.get_data()
+    number = str(data["number"])
+    with i18n.use_locale(svc.settings.agent_locale):
+        note = _(
+            "The buyer asked about order №{number} ({topic}); it is not among their "
+            "orders on record."
+        ).format(number=number, topic=_(PURPOSE_TOPICS[Purpose(data["purpose"])]))
+    await open_case(
+        message,
+        state,
+        svc,
+        account,
+        i18n,
+        type_=CaseType.unknown_order,
+        order_id=number,
+        reason=message.text,
+        entries=[Entry(sender="bot", text=note), Entry.from_message(message)],
+    )
+
+
+async def not_described(message: Message) -> None:
+    await message.answer(
+        _("Please describe your question in words first; you can send photos after that.")
+    )
+
+
 def create_router() -> Router:
     """The offer to pass an order number the bot cannot find to an agent."""
     router = Router(name=__name__)
-
-    @router.callback_query(UnknownOrderCb.filter(), StateFilter("*"))
-    async def offer_taken(
-        query: CallbackQuery, callback_data: UnknownOrderCb, state: FSMContext
-    ) -> None:
-        number = typed_number(callback_data.number)
-        if number is None:
-            await reply(query, _("This button no longer works."), main_menu())
-            return
-        await state.clear()
-        await state.set_state(UnknownOrder.describe)
-        await state.update_data(number=number, purpose=callback_data.purpose.value)
-        await reply(
-            query,
-            _(
-                "Tell me in one message what you need with order №{number}, and I will pass "
-                "it to a support agent together with the number."
-            ).format(number=number),
-            back_to_menu(),
-        )
-
-    @router.message(UnknownOrder.describe, F.text)
-    async def described(
-        message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
-    ) -> None:
-        assert message.text is not None
-        if len(message.text) > MAX_TEXT:
-            await message.answer(too_long())
-            return
-        data = await state.get_data()
-        number = str(data["number"])
-        with i18n.use_locale(svc.settings.agent_locale):
-            note = _(
-                "The buyer asked about order №{number} ({topic}); it is not among their "
-                "orders on record."
-            ).format(number=number, topic=_(PURPOSE_TOPICS[Purpose(data["purpose"])]))
-        await open_case(
-            message,
-            state,
-            svc,
-            account,
-            i18n,
-            type_=CaseType.unknown_order,
-            order_id=number,
-            reason=message.text,
-            entries=[Entry(sender="bot", text=note), Entry.from_message(message)],
-        )
-
-    @router.message(UnknownOrder.describe)
-    async def not_described(message: Message) -> None:
-        await message.answer(
-            _("Please describe your question in words first; you can send photos after that.")
-        )
-
+    router.callback_query.register(offer_taken, UnknownOrderCb.filter(), StateFilter("*"))
+    router.message.register(described, UnknownOrder.describe, F.text)
+    router.message.register(not_described, UnknownOrder.describe)
     return router

@@ -197,174 +197,187 @@ async def show_order(
         )
 
 
+async def start(query: CallbackQuery, state: FSMContext, svc: Services, account: User) -> None:
+    await state.clear()
+    await state.set_state(RefundDialog.order)
+    await ask_for_order(
+        query,
+        svc,
+        account,
+        Purpose.refund,
+        statuses=STATUSES,
+        prompt=_("Which order is the refund about? Choose it below or type its number."),
+        no_orders=_(
+            "I don't see cancelled, refunded or delivered orders of yours. If you have the "
+            "order number, type it."
+        ),
+    )
+
+
+async def picked(
+    query: CallbackQuery,
+    callback_data: OrderCb,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+    i18n: I18n,
+) -> None:
+    order = await chosen_order(query, callback_data, svc, account)
+    if order is None:
+        await state.set_state(RefundDialog.order)
+    elif query.message is not None:
+        await show_order(query.message, order, state, svc, account, i18n)
+
+
+async def typed(
+    message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
+) -> None:
+    order = await typed_order(message, svc, account, Purpose.refund)
+    if order is not None:
+        await show_order(message, order, state, svc, account, i18n)
+
+
+async def current_order(
+    query: CallbackQuery,
+    callback_data: RefundCb,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+) -> Order | None:
+    """The order this dialog is about, if the pressed button belongs to it."""
+    data = await state.get_data()
+    order = await svc.orders.find(Buyer.of(account), callback_data.order_id)
+    if order is None or data.get("order_id") != callback_data.order_id:
+        await query.answer(_("This button no longer works."))
+        return None
+    return order
+
+
+async def back(
+    query: CallbackQuery,
+    callback_data: RefundCb,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+    i18n: I18n,
+) -> None:
+    order = await current_order(query, callback_data, state, svc, account)
+    if order is None:
+        return
+    if await state.get_state() == RefundDialog.other and query.message is not None:
+        await query.answer()
+        await show_order(query.message, order, state, svc, account, i18n)
+        return
+    await start(query, state, svc, account)
+
+
+async def not_received(
+    query: CallbackQuery,
+    callback_data: RefundCb,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+    i18n: I18n,
+) -> None:
+    order = await current_order(query, callback_data, state, svc, account)
+    if order is None or query.message is None:
+        return
+    await query.answer()
+    with i18n.use_locale(svc.settings.agent_locale):
+        note = _(
+            "Order №{number} shows as delivered, but the buyer says they did not receive it."
+        ).format(number=order.order_id)
+    await open_case(
+        query.message,
+        state,
+        svc,
+        account,
+        i18n,
+        order_id=order.order_id,
+        type_=CaseType.not_received,
+        intro=_(
+            "I'm sorry your {order} hasn't reached you although it shows as delivered. "
+            "A support agent will find out what happened with the delivery."
+        ).format(order=order_summary(order)),
+        entries=[Entry(sender="bot", text=note)],
+        reason=note,
+    )
+
+
+async def other(
+    query: CallbackQuery,
+    callback_data: RefundCb,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+) -> None:
+    order = await current_order(query, callback_data, state, svc, account)
+    if order is None:
+        return
+    await state.set_state(RefundDialog.other)
+    await reply(
+        query,
+        _("Tell me in one message what is wrong with order №{number}.").format(
+            number=order.order_id
+        ),
+        back_keyboard(order),
+    )
+
+
+async def why_expected(message: Message) -> None:
+    await message.answer(_("Please choose what is wrong with the order using the buttons above."))
+
+
+async def other_written(
+    message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
+) -> None:
+    assert message.text is not None
+    if len(message.text) > MAX_TEXT:
+        await message.answer(too_long())
+        return
+    order_id = str((await state.get_data())["order_id"])
+    await open_case(
+        message,
+        state,
+        svc,
+        account,
+        i18n,
+        order_id=order_id,
+        type_=CaseType.general,
+        intro=_("Thank you, I have passed it on."),
+        entries=[Entry.from_message(message)],
+        reason=message.text,
+    )
+
+
+async def other_expected(message: Message) -> None:
+    await message.answer(
+        _("Please describe the problem in words first; you can send photos after that.")
+    )
+
+
 def create_router() -> Router:
     router = Router(name=__name__)
     page_turner(router, Purpose.refund, STATUSES)
-
-    @router.callback_query(MenuCb.filter(F.action == MenuAction.refund), StateFilter("*"))
-    async def start(query: CallbackQuery, state: FSMContext, svc: Services, account: User) -> None:
-        await state.clear()
-        await state.set_state(RefundDialog.order)
-        await ask_for_order(
-            query,
-            svc,
-            account,
-            Purpose.refund,
-            statuses=STATUSES,
-            prompt=_("Which order is the refund about? Choose it below or type its number."),
-            no_orders=_(
-                "I don't see cancelled, refunded or delivered orders of yours. If you have the "
-                "order number, type it."
-            ),
-        )
-
-    @router.callback_query(OrderCb.filter(F.purpose == Purpose.refund), StateFilter("*"))
-    async def picked(
-        query: CallbackQuery,
-        callback_data: OrderCb,
-        state: FSMContext,
-        svc: Services,
-        account: User,
-        i18n: I18n,
-    ) -> None:
-        order = await chosen_order(query, callback_data, svc, account)
-        if order is None:
-            await state.set_state(RefundDialog.order)
-        elif query.message is not None:
-            await show_order(query.message, order, state, svc, account, i18n)
-
-    @router.message(RefundDialog.order)
-    async def typed(
-        message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
-    ) -> None:
-        order = await typed_order(message, svc, account, Purpose.refund)
-        if order is not None:
-            await show_order(message, order, state, svc, account, i18n)
-
-    async def current_order(
-        query: CallbackQuery,
-        callback_data: RefundCb,
-        state: FSMContext,
-        svc: Services,
-        account: User,
-    ) -> Order | None:
-        """The order this dialog is about, if the pressed button belongs to it."""
-        data = await state.get_data()
-        order = await svc.orders.find(Buyer.of(account), callback_data.order_id)
-        if order is None or data.get("order_id") != callback_data.order_id:
-            await query.answer(_("This button no longer works."))
-            return None
-        return order
-
-    @router.callback_query(
-        RefundCb.filter(F.action == RefundAction.back), StateFilter(RefundDialog)
+    router.callback_query.register(
+        start, MenuCb.filter(F.action == MenuAction.refund), StateFilter("*")
     )
-    async def back(
-        query: CallbackQuery,
-        callback_data: RefundCb,
-        state: FSMContext,
-        svc: Services,
-        account: User,
-        i18n: I18n,
-    ) -> None:
-        order = await current_order(query, callback_data, state, svc, account)
-        if order is None:
-            return
-        if await state.get_state() == RefundDialog.other and query.message is not None:
-            await query.answer()
-            await show_order(query.message, order, state, svc, account, i18n)
-            return
-        await start(query, state, svc, account)
-
-    @router.callback_query(
-        RefundCb.filter(F.action == RefundAction.not_received), StateFilter(RefundDialog.why)
+    router.callback_query.register(
+        picked, OrderCb.filter(F.purpose == Purpose.refund), StateFilter("*")
     )
-    async def not_received(
-        query: CallbackQuery,
-        callback_data: RefundCb,
-        state: FSMContext,
-        svc: Services,
-        account: User,
-        i18n: I18n,
-    ) -> None:
-        order = await current_order(query, callback_data, state, svc, account)
-        if order is None or query.message is None:
-            return
-        await query.answer()
-        with i18n.use_locale(svc.settings.agent_locale):
-            note = _(
-                "Order №{number} shows as delivered, but the buyer says they did not receive it."
-            ).format(number=order.order_id)
-        await open_case(
-            query.message,
-            state,
-            svc,
-            account,
-            i18n,
-            order_id=order.order_id,
-            type_=CaseType.not_received,
-            intro=_(
-                "I'm sorry your {order} hasn't reached you although it shows as delivered. "
-                "A support agent will find out what happened with the delivery."
-            ).format(order=order_summary(order)),
-            entries=[Entry(sender="bot", text=note)],
-            reason=note,
-        )
-
-    @router.callback_query(
-        RefundCb.filter(F.action == RefundAction.other), StateFilter(RefundDialog.why)
+    router.message.register(typed, RefundDialog.order)
+    router.callback_query.register(
+        back, RefundCb.filter(F.action == RefundAction.back), StateFilter(RefundDialog)
     )
-    async def other(
-        query: CallbackQuery,
-        callback_data: RefundCb,
-        state: FSMContext,
-        svc: Services,
-        account: User,
-    ) -> None:
-        order = await current_order(query, callback_data, state, svc, account)
-        if order is None:
-            return
-        await state.set_state(RefundDialog.other)
-        await reply(
-            query,
-            _("Tell me in one message what is wrong with order №{number}.").format(
-                number=order.order_id
-            ),
-            back_keyboard(order),
-        )
-
-    @router.message(RefundDialog.why)
-    async def why_expected(message: Message) -> None:
-        await message.answer(
-            _("Please choose what is wrong with the order using the buttons above.")
-        )
-
-    @router.message(RefundDialog.other, F.text)
-    async def other_written(
-        message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
-    ) -> None:
-        assert message.text is not None
-        if len(message.text) > MAX_TEXT:
-            await message.answer(too_long())
-            return
-        order_id = str((await state.get_data())["order_id"])
-        await open_case(
-            message,
-            state,
-            svc,
-            account,
-            i18n,
-            order_id=order_id,
-            type_=CaseType.general,
-            intro=_("Thank you, I have passed it on."),
-            entries=[Entry.from_message(message)],
-            reason=message.text,
-        )
-
-    @router.message(RefundDialog.other)
-    async def other_expected(message: Message) -> None:
-        await message.answer(
-            _("Please describe the problem in words first; you can send photos after that.")
-        )
-
+    router.callback_query.register(
+        not_received,
+        RefundCb.filter(F.action == RefundAction.not_received),
+        StateFilter(RefundDialog.why),
+    )
+    router.callback_query.register(
+        other, RefundCb.filter(F.action == RefundAction.other), StateFilter(RefundDialog.why)
+    )
+    router.message.register(why_expected, RefundDialog.why)
+    router.message.register(other_written, RefundDialog.other, F.text)
+    router.message.register(other_expected, RefundDialog.other)
     return router
