@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import html
 import re
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatMemberStatus, ChatType, ParseMode
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import Command, CommandObject, or_f
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
@@ -102,38 +103,82 @@ async def stats(message: Message, command: CommandObject, svc: Services, i18n: I
         await message.reply_photo(BufferedInputFile(chart, "stats.png"))
 
 
-async def in_topic(message: Message, svc: Services, i18n: I18n) -> None:
-    assert message.message_thread_id is not None
+async def case_topic(message: Message, svc: Services) -> dict[str, Case] | bool:
+    """Filter: the message is in a case's topic; hands the case to the handler as `case`.
+
+    A topic agents made themselves has no case, and the bot leaves it alone.
+    """
+    if message.message_thread_id is None:
+        return False
     case = await svc.cases.in_topic(message.chat.id, message.message_thread_id)
-    if case is None:
-        return  # a topic agents made themselves
-    text = message.text or message.caption or ""
-    command = text.split(maxsplit=1)[0].split("@")[0] if text.startswith("/") else ""
-    if text.startswith(NOTE_PREFIX) or command == "/note":
-        await svc.cases.add_note(case, Entry.from_message(message, Sender.note))
-        return
-    if command == "/tag":
-        await _tag(message, svc, case, text)
-    elif command == "/macro":
-        await _macro(message, svc, case, text, i18n)
-    elif command:
+    return {"case": case} if case is not None else False
+
+
+async def note(message: Message, svc: Services, case: Case) -> None:
+    """`/note TEXT` or `! TEXT`: an internal note, kept with the case, never sent to the buyer."""
+    await svc.cases.add_note(case, Entry.from_message(message, Sender.note))
+
+
+async def tag(message: Message, command: CommandObject, svc: Services, case: Case) -> None:
+    """`/tag NAME`: tag the case for the reports."""
+    words = (command.args or "").split()
+    name = words[0].lower().lstrip("#") if len(words) == 1 else ""
+    if not TAG.match(name):
         await message.reply(
-            _(
-                "Commands in a case topic: /tag NAME, /macro, /macro NAME, /note TEXT. "
-                "Anything else you write here goes to the buyer; start a note with !"
-            )
+            _("Write /tag NAME: 2 to 32 Latin letters, digits or _, e.g. /tag payment_delay")
         )
-    elif message.content_type in RELAYED:
-        await svc.cases.add_agent_message(case, Entry.from_message(message, Sender.agent))
-    else:
-        await message.reply(_("This kind of message can't be passed on to the buyer."))
-
-
-async def edited(message: Message, svc: Services) -> None:
-    assert message.message_thread_id is not None
-    case = await svc.cases.in_topic(message.chat.id, message.message_thread_id)
-    if case is None:
         return
+    added = await svc.cases.tag(case, name)
+    reply = _("Tagged #{tag}.") if added else _("The case already has #{tag}.")
+    await message.reply(reply.format(tag=name))
+
+
+async def macro(
+    message: Message, command: CommandObject, svc: Services, case: Case, i18n: I18n
+) -> None:
+    """`/macro NAME` sends a canned reply in the buyer's language; `/macro` lists them."""
+    words = (command.args or "").split()
+    name = words[0].lower() if len(words) == 1 else ""
+    if name not in MACROS:
+        lines = [_("Canned replies (/macro NAME sends one, in the buyer's language):")]
+        lines += [f"• {key}: {macro_text(key, svc.settings)}" for key in MACROS]
+        await message.reply("\n".join(lines))
+        return
+    with i18n.use_locale(case.locale):
+        body = macro_text(name, svc.settings)
+    author = message.from_user
+    assert author is not None
+    entry = Entry(
+        sender=Sender.agent,
+        text=body,
+        topic_message_id=message.message_id,
+        sender_id=author.id,
+        sender_name=author.first_name,
+    )
+    await svc.cases.add_agent_message(case, entry)
+    await message.reply(_("Sending to the buyer:\n{text}").format(text=body))
+
+
+async def unknown_command(message: Message) -> None:
+    await message.reply(
+        _(
+            "Commands in a case topic: /tag NAME, /macro, /macro NAME, /note TEXT. "
+            "Anything else you write here goes to the buyer; start a note with !"
+        )
+    )
+
+
+async def to_buyer(message: Message, svc: Services, case: Case) -> None:
+    """Anything else an agent writes in a case's topic goes to its buyer."""
+    await svc.cases.add_agent_message(case, Entry.from_message(message, Sender.agent))
+
+
+async def not_relayable(message: Message) -> None:
+    await message.reply(_("This kind of message can't be passed on to the buyer."))
+
+
+async def edited(message: Message, svc: Services, case: Case) -> None:
+    """An agent's edit reaches the copy the buyer has."""
     entry = Entry.from_message(message, Sender.agent)
     row = await svc.cases.edit_message(
         case, Sender.agent, message.message_id, entry.text, entry.entities
@@ -143,42 +188,40 @@ async def edited(message: Message, svc: Services) -> None:
         svc.after_commit(lambda h, b: h.edited(b, case.id, row_id, Sender.agent))
 
 
-async def card_button(query: CallbackQuery, callback_data: CaseCb, svc: Services) -> None:
+async def take(query: CallbackQuery, callback_data: CaseCb, svc: Services) -> None:
     case = await _own_case(query, svc, callback_data.case_id)
     if case is None:
         return
-    agent = query.from_user
-    action = callback_data.action
-    name = agent.first_name
-    done = False
-    if action == CaseAction.take:
-        before = case.assignee_name
-        done = svc.cases.take(case, agent.id, name)
-        if done and before:
-            line = _("🙋 {agent} took the case over from {previous}.").format(
-                agent=name, previous=before
-            )
-        else:
-            line = _("🙋 {agent} took the case.").format(agent=name)
-    elif action == CaseAction.release:
-        done = svc.cases.release(case, agent.id, name)
-        line = _("↩️ {agent} released the case.").format(agent=name)
-    elif action == CaseAction.resolve:
-        done = svc.cases.resolve(case, agent.id, name)
-        line = _("✅ {agent} resolved the case; the buyer is asked to rate it.").format(agent=name)
-        if done:
-            svc.after_commit(lambda h, b: h.tell_buyer(b, case.id, rating_request(case.id)))
-    elif action == CaseAction.close:
-        done = svc.cases.close(case, agent.id, name)
-        line = _("🚫 {agent} closed the case without action.").format(agent=name)
+    name, before = query.from_user.first_name, case.assignee_name
+    done = svc.cases.take(case, query.from_user.id, name)
+    if done and before:
+        line = _("🙋 {agent} took the case over from {previous}.").format(
+            agent=name, previous=before
+        )
     else:
-        done = svc.cases.reopen(case, agent.id, name)
-        line = _("🔄 {agent} reopened the case.").format(agent=name)
-    if not done:
-        await query.answer(_("Nothing to change: the case is already like that."))
-        return
-    await query.answer()
-    svc.after_commit(lambda h, b: h.tell_topic(b, case.id, lambda: _plain(line)))
+        line = _("🙋 {agent} took the case.").format(agent=name)
+    await _tell_topic(query, svc, case, done, line)
+
+
+async def release(query: CallbackQuery, callback_data: CaseCb, svc: Services) -> None:
+    line = _("↩️ {agent} released the case.")
+    await _change(query, svc, callback_data.case_id, svc.cases.release, line)
+
+
+async def resolve(query: CallbackQuery, callback_data: CaseCb, svc: Services) -> None:
+    """Resolve the case; its buyer is asked to rate the help."""
+    line = _("✅ {agent} resolved the case; the buyer is asked to rate it.")
+    await _change(query, svc, callback_data.case_id, svc.cases.resolve, line, rating_request)
+
+
+async def close(query: CallbackQuery, callback_data: CaseCb, svc: Services) -> None:
+    line = _("🚫 {agent} closed the case without action.")
+    await _change(query, svc, callback_data.case_id, svc.cases.close, line)
+
+
+async def reopen(query: CallbackQuery, callback_data: CaseCb, svc: Services) -> None:
+    line = _("🔄 {agent} reopened the case.")
+    await _change(query, svc, callback_data.case_id, svc.cases.reopen, line)
 
 
 async def tag_button(query: CallbackQuery, callback_data: TagCb, svc: Services) -> None:
@@ -201,21 +244,46 @@ async def stale(query: CallbackQuery) -> None:
 
 
 def create_router() -> Router:
+    """Other groups are told the bot is not for them; the agents' group works its cases
+    (commands anywhere in it, the rest only in a case's topic)."""
     router = Router(name=__name__)
+    router.my_chat_member.register(added_elsewhere, in_other_group)
+
     agents = Router(name=f"{__name__}.group")
     agents.message.filter(in_agent_group)
     agents.edited_message.filter(in_agent_group)
     agents.callback_query.filter(in_agent_group)
-    router.include_router(agents)
-    router.my_chat_member.register(added_elsewhere, in_other_group)
     agents.message.register(anonymous, F.sender_chat)
     agents.message.register(stats, Command("stats"))
-    agents.message.register(in_topic, F.message_thread_id)
-    agents.edited_message.register(edited, F.message_thread_id)
-    agents.callback_query.register(card_button, CaseCb.filter())
+    for action, handler in (
+        (CaseAction.take, take),
+        (CaseAction.release, release),
+        (CaseAction.resolve, resolve),
+        (CaseAction.close, close),
+        (CaseAction.reopen, reopen),
+    ):
+        agents.callback_query.register(handler, CaseCb.filter(F.action == action))
     agents.callback_query.register(tag_button, TagCb.filter())
     agents.callback_query.register(not_for_agents, RateCb.filter())
     agents.callback_query.register(stale)
+    router.include_router(agents)
+
+    topics = Router(name=f"{__name__}.topics")
+    topics.message.filter(case_topic)
+    topics.edited_message.filter(case_topic)
+    topics.message.register(
+        note,
+        or_f(Command("note"), F.text.startswith(NOTE_PREFIX), F.caption.startswith(NOTE_PREFIX)),
+    )
+    topics.message.register(tag, Command("tag"))
+    topics.message.register(macro, Command("macro"))
+    topics.message.register(
+        unknown_command, or_f(F.text.startswith("/"), F.caption.startswith("/"))
+    )
+    topics.message.register(to_buyer, F.content_type.in_(RELAYED))
+    topics.message.register(not_relayable)
+    topics.edited_message.register(edited)
+    agents.include_router(topics)
     return router
 
 
@@ -229,40 +297,36 @@ async def _own_case(query: CallbackQuery, svc: Services, case_id: int) -> Case |
     return case
 
 
-async def _tag(message: Message, svc: Services, case: Case, text: str) -> None:
-    parts = text.split()
-    tag = parts[1].lower().lstrip("#") if len(parts) == 2 else ""
-    if not TAG.match(tag):
-        await message.reply(
-            _("Write /tag NAME: 2 to 32 Latin letters, digits or _, e.g. /tag payment_delay")
-        )
+async def _change(
+    query: CallbackQuery,
+    svc: Services,
+    case_id: int,
+    change: Callable[[Case, int, str], bool],
+    line: str,
+    buyer_notice: Callable[[int], Notice] | None = None,
+) -> None:
+    """Apply a card button's `change` to its case; `line` (with {agent}) goes to the topic
+    and `buyer_notice`, if any, to the buyer."""
+    case = await _own_case(query, svc, case_id)
+    if case is None:
         return
-    added = await svc.cases.tag(case, tag)
-    reply = _("Tagged #{tag}.") if added else _("The case already has #{tag}.")
-    await message.reply(reply.format(tag=tag))
+    agent = query.from_user
+    done = change(case, agent.id, agent.first_name)
+    if done and buyer_notice is not None:
+        case_number = case.id
+        svc.after_commit(lambda h, b: h.tell_buyer(b, case_number, buyer_notice(case_number)))
+    await _tell_topic(query, svc, case, done, line.format(agent=agent.first_name))
 
 
-async def _macro(message: Message, svc: Services, case: Case, text: str, i18n: I18n) -> None:
-    parts = text.split()
-    name = parts[1].lower() if len(parts) == 2 else ""
-    if name not in MACROS:
-        lines = [_("Canned replies (/macro NAME sends one, in the buyer's language):")]
-        lines += [f"• {key}: {macro_text(key, svc.settings)}" for key in MACROS]
-        await message.reply("\n".join(lines))
+async def _tell_topic(
+    query: CallbackQuery, svc: Services, case: Case, done: bool, line: str
+) -> None:
+    """Say in the case's topic what a button changed, or tell the agent nothing did."""
+    if not done:
+        await query.answer(_("Nothing to change: the case is already like that."))
         return
-    with i18n.use_locale(case.locale):
-        body = macro_text(name, svc.settings)
-    author = message.from_user
-    assert author is not None
-    entry = Entry(
-        sender=Sender.agent,
-        text=body,
-        topic_message_id=message.message_id,
-        sender_id=author.id,
-        sender_name=author.first_name,
-    )
-    await svc.cases.add_agent_message(case, entry)
-    await message.reply(_("Sending to the buyer:\n{text}").format(text=body))
+    await query.answer()
+    svc.after_commit(lambda h, b: h.tell_topic(b, case.id, lambda: _plain(line)))
 
 
 def rating_request(case_id: int) -> Notice:
