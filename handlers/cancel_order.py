@@ -27,7 +27,8 @@ from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
 from bot.ui.keyboards import main_menu, with_way_out
 from bot.ui.replies import ChatMessage, open_case, reply
-from bot.ui.texts import MAX_TEXT, refund_arrival, too_long
+from bot.ui.texts import refund_arrival
+from handlers.free_text import FreeText
 from handlers.order_picker import (
     OrderCb,
     Purpose,
@@ -45,7 +46,7 @@ STATUSES = (OrderStatus.unpaid, OrderStatus.paid, OrderStatus.shipped)
 class CancelDialog(StatesGroup):
     order = State()
     confirm = State()
-    reason = State()
+    reason = FreeText()
 
 
 class CancelAction(StrEnum):
@@ -339,9 +340,6 @@ async def reason_written(
     message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
 ) -> None:
     assert message.text is not None
-    if len(message.text) > MAX_TEXT:
-        await message.answer(too_long())
-        return
     await open_review(
         message,
         state,

@@ -32,7 +32,8 @@ from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
 from bot.ui.keyboards import main_menu, with_way_out
 from bot.ui.replies import ChatMessage, reply
-from bot.ui.texts import MAX_TEXT, case_opened, too_long
+from bot.ui.texts import case_opened
+from handlers.free_text import FreeText
 from handlers.order_picker import (
     OrderCb,
     Purpose,
@@ -52,7 +53,7 @@ IMAGE = F.photo | F.document.mime_type.startswith("image/")
 
 class DefectDialog(StatesGroup):
     order = State()
-    describe = State()
+    describe = FreeText()
     photos = State()
     confirm = State()
 
@@ -189,10 +190,6 @@ async def typed(message: Message, state: FSMContext, svc: Services, account: Use
 
 
 async def described(message: Message, state: FSMContext) -> None:
-    assert message.text is not None
-    if len(message.text) > MAX_TEXT:
-        await message.answer(too_long())
-        return
     await state.update_data(description=asdict(Entry.from_message(message)))
     await ask_for_photos(message, state)
 

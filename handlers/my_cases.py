@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from aiogram import F, Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
+from aiogram.fsm.state import StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -18,14 +18,14 @@ from bot.domain.cases import case_status_label, case_type_label
 from bot.services import Services
 from bot.ui.callbacks import BuyerCaseAction, BuyerCaseCb, MenuAction, MenuCb, RateCb
 from bot.ui.keyboards import back_to_menu, main_menu
-from bot.ui.texts import MAX_TEXT, too_long
+from handlers.free_text import FreeText
 from storage.repositories.cases import OPEN_STATUSES
 
 SHOWN = 10
 
 
 class RatingDialog(StatesGroup):
-    comment = State()
+    comment = FreeText()
 
 
 async def my_requests(query: CallbackQuery, state: FSMContext, svc: Services) -> None:
@@ -118,9 +118,6 @@ async def rate(
 
 async def comment(message: Message, state: FSMContext, svc: Services) -> None:
     assert message.text is not None
-    if len(message.text) > MAX_TEXT:
-        await message.answer(too_long())
-        return
     case_id = (await state.get_data()).get("case_id")
     case = await svc.cases.get(int(case_id)) if case_id is not None else None
     await state.clear()

@@ -21,7 +21,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
+from aiogram.fsm.state import StatesGroup
 from aiogram.types import (
     CallbackQuery,
     InlineKeyboardButton,
@@ -41,7 +41,7 @@ from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
 from bot.ui.keyboards import back_to_menu, main_menu
 from bot.ui.replies import open_case, reply
-from bot.ui.texts import MAX_TEXT, too_long
+from handlers.free_text import FreeText
 from storage.models import Order, User
 
 PAGE_SIZE = 5
@@ -73,7 +73,7 @@ class UnknownOrderCb(CallbackData, prefix="uo"):
 
 
 class UnknownOrder(StatesGroup):
-    describe = State()
+    describe = FreeText()
 
 
 # What the buyer was doing when the number was not found, for the agent's note.
@@ -311,9 +311,6 @@ async def described(
     message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
 ) -> None:
     assert message.text is not None
-    if len(message.text) > MAX_TEXT:
-        await message.answer(too_long())
-        return
     data = await state.get_data()
     number = str(data["number"])
     with i18n.use_locale(svc.settings.agent_locale):

@@ -25,7 +25,7 @@ from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
 from bot.ui.keyboards import main_menu
 from bot.ui.replies import open_case
-from bot.ui.texts import MAX_TEXT, too_long
+from handlers.free_text import FreeText
 from storage.models import User
 
 # (what it is, what to do), in the order a buyer should check them.
@@ -78,7 +78,7 @@ class PaymentDialog(StatesGroup):
     kind = State()
     cause = State()
     advice = State()
-    describe = State()
+    describe = FreeText()
 
 
 class PayAction(StrEnum):
@@ -253,9 +253,6 @@ async def described(
     message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
 ) -> None:
     assert message.text is not None
-    if len(message.text) > MAX_TEXT:
-        await message.answer(too_long())
-        return
     await open_case(
         message,
         state,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
+from aiogram.fsm.state import StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -15,12 +15,12 @@ from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
 from bot.ui.keyboards import back_to_menu
 from bot.ui.replies import open_case
-from bot.ui.texts import MAX_TEXT, too_long
+from handlers.free_text import FreeText
 from storage.models import User
 
 
 class PersonDialog(StatesGroup):
-    describe = State()
+    describe = FreeText()
 
 
 async def enter(query: CallbackQuery, state: FSMContext) -> None:
@@ -41,9 +41,6 @@ async def describe(
     message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
 ) -> None:
     assert message.text is not None
-    if len(message.text) > MAX_TEXT:
-        await message.answer(too_long())
-        return
     await open_case(
         message,
         state,

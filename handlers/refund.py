@@ -26,7 +26,8 @@ from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
 from bot.ui.keyboards import with_way_out
 from bot.ui.replies import ChatMessage, open_case, reply
-from bot.ui.texts import MAX_TEXT, refund_arrival, too_long
+from bot.ui.texts import refund_arrival
+from handlers.free_text import FreeText
 from handlers.order_picker import (
     OrderCb,
     Purpose,
@@ -44,7 +45,7 @@ STATUSES = (OrderStatus.cancelled, OrderStatus.refunded, OrderStatus.delivered)
 class RefundDialog(StatesGroup):
     order = State()
     why = State()
-    other = State()
+    other = FreeText()
 
 
 class RefundAction(StrEnum):
@@ -332,9 +333,6 @@ async def other_written(
     message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
 ) -> None:
     assert message.text is not None
-    if len(message.text) > MAX_TEXT:
-        await message.answer(too_long())
-        return
     order_id = str((await state.get_data())["order_id"])
     await open_case(
         message,

@@ -19,7 +19,7 @@ from bot.domain.orders import Buyer
 from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
 from bot.ui.replies import open_case
-from bot.ui.texts import MAX_TEXT, too_long
+from handlers.free_text import FreeText
 from handlers.order_picker import (
     OrderCb,
     OrderPageCb,
@@ -33,7 +33,7 @@ from storage.models import Order, User
 
 class SellerDialog(StatesGroup):
     order = State()
-    question = State()
+    question = FreeText()
 
 
 class SellerAction(StrEnum):
@@ -152,9 +152,6 @@ async def asked(
     message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
 ) -> None:
     assert message.text is not None
-    if len(message.text) > MAX_TEXT:
-        await message.answer(too_long())
-        return
     await open_case(
         message,
         state,
