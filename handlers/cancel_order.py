@@ -24,19 +24,20 @@ from bot.domain.orders import Buyer, OrderStatus, order_status_label
 from bot.domain.policies import CancelVerdict
 from bot.i18n import N_, ngettext
 from bot.services import Services
-from bot.ui.callbacks import MenuAction, MenuCb
+from bot.ui.callbacks import MenuAction
 from bot.ui.keyboards import main_menu, with_way_out
 from bot.ui.replies import ChatMessage, open_case, reply
 from bot.ui.texts import refund_arrival
 from handlers.free_text import FreeText
 from handlers.order_picker import (
     OrderCb,
+    OrderQuestion,
+    OrderStep,
     Purpose,
-    ask_for_order,
-    chosen_order,
+    ask,
+    ask_order,
+    given,
     order_summary,
-    page_turner,
-    typed_order,
 )
 from storage.models import Order, User
 
@@ -128,7 +129,14 @@ def review_hours(svc: Services) -> str:
     ).format(hours=hours)
 
 
-async def show_order(target: ChatMessage, order: Order, state: FSMContext, svc: Services) -> None:
+async def show_order(
+    target: ChatMessage,
+    order: Order,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+    i18n: I18n,
+) -> None:
     """Tell the buyer what cancelling this order means, and ask to confirm when it can go on."""
     verdict = policies.cancel_verdict(order, svc.settings, svc.clock.now())
     summary = order_summary(order)
@@ -210,41 +218,16 @@ async def open_review(
     )
 
 
-async def start(query: CallbackQuery, state: FSMContext, svc: Services, account: User) -> None:
-    await state.clear()
-    await state.set_state(CancelDialog.order)
-    await ask_for_order(
-        query,
-        svc,
-        account,
-        Purpose.cancel,
-        statuses=STATUSES,
-        prompt=_("Which order do you want to cancel? Choose it below or type its number."),
-        no_orders=_(
-            "I don't see orders of yours that could still be cancelled. If you have the "
-            "order number, type it."
-        ),
-    )
-
-
-async def picked(
-    query: CallbackQuery,
-    callback_data: OrderCb,
-    state: FSMContext,
-    svc: Services,
-    account: User,
-) -> None:
-    order = await chosen_order(query, callback_data, svc, account)
-    if order is None:
-        await state.set_state(CancelDialog.order)
-    elif query.message is not None:
-        await show_order(query.message, order, state, svc)
-
-
-async def typed(message: Message, state: FSMContext, svc: Services, account: User) -> None:
-    order = await typed_order(message, svc, account, Purpose.cancel)
-    if order is not None:
-        await show_order(message, order, state, svc)
+QUESTION = OrderQuestion(
+    step=OrderStep(Purpose.cancel, CancelDialog.order, begin=show_order),
+    menu=MenuAction.cancel,
+    statuses=STATUSES,
+    prompt=lambda: _("Which order do you want to cancel? Choose it below or type its number."),
+    no_orders=lambda: _(
+        "I don't see orders of yours that could still be cancelled. If you have the "
+        "order number, type it."
+    ),
+)
 
 
 async def confirmed(
@@ -253,6 +236,7 @@ async def confirmed(
     state: FSMContext,
     svc: Services,
     account: User,
+    i18n: I18n,
 ) -> None:
     data = await state.get_data()
     order = await svc.orders.find(Buyer.of(account), callback_data.order_id)
@@ -300,7 +284,7 @@ async def confirmed(
         await reply(query, text, reasons_keyboard(order))
     elif query.message is not None:
         await query.answer()
-        await show_order(query.message, order, state, svc)
+        await show_order(query.message, order, state, svc, account, i18n)
 
 
 async def confirm_expected(message: Message) -> None:
@@ -357,17 +341,13 @@ async def reason_expected(message: Message) -> None:
 
 def create_router() -> Router:
     router = Router(name=__name__)
-    page_turner(router, Purpose.cancel, STATUSES)
+    ask_order(router, QUESTION)
     router.callback_query.register(
-        start, MenuCb.filter(F.action == MenuAction.cancel), StateFilter("*")
+        ask,
+        CancelCb.filter(F.action == CancelAction.back),
+        StateFilter(CancelDialog),
+        given(question=QUESTION),
     )
-    router.callback_query.register(
-        start, CancelCb.filter(F.action == CancelAction.back), StateFilter(CancelDialog)
-    )
-    router.callback_query.register(
-        picked, OrderCb.filter(F.purpose == Purpose.cancel), StateFilter("*")
-    )
-    router.message.register(typed, CancelDialog.order)
     router.callback_query.register(
         confirmed,
         CancelCb.filter(F.action == CancelAction.confirm),

@@ -29,19 +29,18 @@ from bot.domain.orders import Buyer, OrderStatus, order_status_label
 from bot.domain.policies import DEFECT_MAX_PHOTOS, DEFECT_MIN_PHOTOS
 from bot.i18n import ngettext
 from bot.services import Services
-from bot.ui.callbacks import MenuAction, MenuCb
+from bot.ui.callbacks import MenuAction
 from bot.ui.keyboards import main_menu, with_way_out
 from bot.ui.replies import ChatMessage, reply
 from bot.ui.texts import case_opened
 from handlers.free_text import FreeText
 from handlers.order_picker import (
-    OrderCb,
+    OrderQuestion,
+    OrderStep,
     Purpose,
-    ask_for_order,
-    chosen_order,
+    ask,
+    ask_order,
     order_summary,
-    page_turner,
-    typed_order,
 )
 from storage.models import Order, User
 
@@ -122,7 +121,14 @@ async def ask_to_describe(target: ChatMessage, order: Order, state: FSMContext) 
     )
 
 
-async def begin(target: ChatMessage, order: Order, state: FSMContext) -> None:
+async def begin(
+    target: ChatMessage,
+    order: Order,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+    i18n: I18n,
+) -> None:
     """Start a claim about this order, if it is one a claim can be about."""
     if policies.defect_claim_allowed(order):
         await state.set_data({})
@@ -150,43 +156,18 @@ async def ask_for_photos(target: ChatMessage, state: FSMContext) -> None:
     await state.update_data(status_id=None, status_group=None)
 
 
-async def start(query: CallbackQuery, state: FSMContext, svc: Services, account: User) -> None:
-    await state.clear()
-    await state.set_state(DefectDialog.order)
-    await ask_for_order(
-        query,
-        svc,
-        account,
-        Purpose.defect,
-        statuses=STATUSES,
-        prompt=_(
-            "Which order has a defective or damaged item? Choose it below or type its number."
-        ),
-        no_orders=_(
-            "I don't see orders of yours that are on their way or delivered. If you have "
-            "the order number, type it."
-        ),
-    )
-
-
-async def picked(
-    query: CallbackQuery,
-    callback_data: OrderCb,
-    state: FSMContext,
-    svc: Services,
-    account: User,
-) -> None:
-    order = await chosen_order(query, callback_data, svc, account)
-    if order is None:
-        await state.set_state(DefectDialog.order)
-    elif query.message is not None:
-        await begin(query.message, order, state)
-
-
-async def typed(message: Message, state: FSMContext, svc: Services, account: User) -> None:
-    order = await typed_order(message, svc, account, Purpose.defect)
-    if order is not None:
-        await begin(message, order, state)
+QUESTION = OrderQuestion(
+    step=OrderStep(Purpose.defect, DefectDialog.order, begin=begin),
+    menu=MenuAction.defect,
+    statuses=STATUSES,
+    prompt=lambda: _(
+        "Which order has a defective or damaged item? Choose it below or type its number."
+    ),
+    no_orders=lambda: _(
+        "I don't see orders of yours that are on their way or delivered. If you have "
+        "the order number, type it."
+    ),
+)
 
 
 async def described(message: Message, state: FSMContext) -> None:
@@ -345,7 +326,7 @@ async def back(
 ) -> None:
     current = await state.get_state()
     if current in (DefectDialog.order, DefectDialog.describe):
-        await start(query, state, svc, account)
+        await ask(query, state, svc, account, QUESTION)
         return
     if not await own_step(query, callback_data, state) or query.message is None:
         return
@@ -360,14 +341,7 @@ async def back(
 
 def create_router() -> Router:
     router = Router(name=__name__)
-    page_turner(router, Purpose.defect, STATUSES)
-    router.callback_query.register(
-        start, MenuCb.filter(F.action == MenuAction.defect), StateFilter("*")
-    )
-    router.callback_query.register(
-        picked, OrderCb.filter(F.purpose == Purpose.defect), StateFilter("*")
-    )
-    router.message.register(typed, DefectDialog.order)
+    ask_order(router, QUESTION)
     router.message.register(described, DefectDialog.describe, F.text)
     router.message.register(describe_expected, DefectDialog.describe)
     router.message.register(photo, DefectDialog.photos, IMAGE)

@@ -13,15 +13,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from contextlib import suppress
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import StatesGroup
+from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import (
     CallbackQuery,
     InlineKeyboardButton,
@@ -40,7 +41,7 @@ from bot.i18n import N_
 from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
 from bot.ui.keyboards import back_to_menu, main_menu
-from bot.ui.replies import open_case, reply
+from bot.ui.replies import ChatMessage, open_case, reply
 from handlers.free_text import FreeText
 from storage.models import Order, User
 
@@ -335,6 +336,109 @@ async def not_described(message: Message) -> None:
     await message.answer(
         _("Please describe your question in words first; you can send photos after that.")
     )
+
+
+class Begin(Protocol):
+    """What a dialog does once it knows the buyer's order."""
+
+    async def __call__(
+        self,
+        target: ChatMessage,
+        order: Order,
+        state: FSMContext,
+        svc: Services,
+        account: User,
+        i18n: I18n,
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class OrderStep:
+    """A dialog's first step: which of the buyer's own orders it is about.
+
+    The order comes from a pressed order button of `purpose` (from any state: order
+    cards in "My orders" lead here too) or from a number typed at `state`; then the
+    dialog `begin`s with it.
+    """
+
+    purpose: Purpose
+    state: State
+    begin: Begin
+
+
+@dataclass(frozen=True)
+class OrderQuestion:
+    """How a dialog opens from the menu: it lists the buyer's orders in `statuses`."""
+
+    step: OrderStep
+    menu: MenuAction
+    statuses: tuple[str, ...]
+    prompt: Callable[[], str]
+    no_orders: Callable[[], str]
+    """Both texts are made when shown, in the buyer's language."""
+
+
+async def ask(
+    query: CallbackQuery, state: FSMContext, svc: Services, account: User, question: OrderQuestion
+) -> None:
+    """(Re)start a dialog at its order step: the buyer's orders that fit, as buttons."""
+    await state.clear()
+    await state.set_state(question.step.state)
+    await ask_for_order(
+        query,
+        svc,
+        account,
+        question.step.purpose,
+        statuses=question.statuses,
+        prompt=question.prompt(),
+        no_orders=question.no_orders(),
+    )
+
+
+async def picked(
+    query: CallbackQuery,
+    callback_data: OrderCb,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+    i18n: I18n,
+    step: OrderStep,
+) -> None:
+    order = await chosen_order(query, callback_data, svc, account)
+    if order is None:
+        await state.set_state(step.state)
+    elif query.message is not None:
+        await step.begin(query.message, order, state, svc, account, i18n)
+
+
+async def typed(
+    message: Message,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+    i18n: I18n,
+    step: OrderStep,
+) -> None:
+    order = await typed_order(message, svc, account, step.purpose)
+    if order is not None:
+        await step.begin(message, order, state, svc, account, i18n)
+
+
+def take_order(router: Router, step: OrderStep) -> None:
+    """Register the order step: a pressed order button or a typed number begins the dialog."""
+    router.callback_query.register(
+        picked, OrderCb.filter(F.purpose == step.purpose), StateFilter("*"), given(step=step)
+    )
+    router.message.register(typed, step.state, given(step=step))
+
+
+def ask_order(router: Router, question: OrderQuestion) -> None:
+    """Register a dialog's opening from the menu, its order list's pages and its order step."""
+    page_turner(router, question.step.purpose, question.statuses)
+    router.callback_query.register(
+        ask, MenuCb.filter(F.action == question.menu), StateFilter("*"), given(question=question)
+    )
+    take_order(router, question.step)
 
 
 def create_router() -> Router:

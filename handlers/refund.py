@@ -23,19 +23,19 @@ from bot.domain.cases import CaseType, Entry
 from bot.domain.orders import Buyer, OrderStatus, order_status_label
 from bot.domain.policies import RefundVerdict
 from bot.services import Services
-from bot.ui.callbacks import MenuAction, MenuCb
+from bot.ui.callbacks import MenuAction
 from bot.ui.keyboards import with_way_out
 from bot.ui.replies import ChatMessage, open_case, reply
 from bot.ui.texts import refund_arrival
 from handlers.free_text import FreeText
 from handlers.order_picker import (
     OrderCb,
+    OrderQuestion,
+    OrderStep,
     Purpose,
-    ask_for_order,
-    chosen_order,
+    ask,
+    ask_order,
     order_summary,
-    page_turner,
-    typed_order,
 )
 from storage.models import Order, User
 
@@ -198,44 +198,16 @@ async def show_order(
         )
 
 
-async def start(query: CallbackQuery, state: FSMContext, svc: Services, account: User) -> None:
-    await state.clear()
-    await state.set_state(RefundDialog.order)
-    await ask_for_order(
-        query,
-        svc,
-        account,
-        Purpose.refund,
-        statuses=STATUSES,
-        prompt=_("Which order is the refund about? Choose it below or type its number."),
-        no_orders=_(
-            "I don't see cancelled, refunded or delivered orders of yours. If you have the "
-            "order number, type it."
-        ),
-    )
-
-
-async def picked(
-    query: CallbackQuery,
-    callback_data: OrderCb,
-    state: FSMContext,
-    svc: Services,
-    account: User,
-    i18n: I18n,
-) -> None:
-    order = await chosen_order(query, callback_data, svc, account)
-    if order is None:
-        await state.set_state(RefundDialog.order)
-    elif query.message is not None:
-        await show_order(query.message, order, state, svc, account, i18n)
-
-
-async def typed(
-    message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
-) -> None:
-    order = await typed_order(message, svc, account, Purpose.refund)
-    if order is not None:
-        await show_order(message, order, state, svc, account, i18n)
+QUESTION = OrderQuestion(
+    step=OrderStep(Purpose.refund, RefundDialog.order, begin=show_order),
+    menu=MenuAction.refund,
+    statuses=STATUSES,
+    prompt=lambda: _("Which order is the refund about? Choose it below or type its number."),
+    no_orders=lambda: _(
+        "I don't see cancelled, refunded or delivered orders of yours. If you have the "
+        "order number, type it."
+    ),
+)
 
 
 async def current_order(
@@ -269,7 +241,7 @@ async def back(
         await query.answer()
         await show_order(query.message, order, state, svc, account, i18n)
         return
-    await start(query, state, svc, account)
+    await ask(query, state, svc, account, QUESTION)
 
 
 async def not_received(
@@ -356,14 +328,7 @@ async def other_expected(message: Message) -> None:
 
 def create_router() -> Router:
     router = Router(name=__name__)
-    page_turner(router, Purpose.refund, STATUSES)
-    router.callback_query.register(
-        start, MenuCb.filter(F.action == MenuAction.refund), StateFilter("*")
-    )
-    router.callback_query.register(
-        picked, OrderCb.filter(F.purpose == Purpose.refund), StateFilter("*")
-    )
-    router.message.register(typed, RefundDialog.order)
+    ask_order(router, QUESTION)
     router.callback_query.register(
         back, RefundCb.filter(F.action == RefundAction.back), StateFilter(RefundDialog)
     )

@@ -18,15 +18,14 @@ from bot.domain.cases import CaseType, Entry
 from bot.domain.orders import Buyer
 from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
-from bot.ui.replies import open_case
+from bot.ui.replies import ChatMessage, open_case
 from handlers.free_text import FreeText
 from handlers.order_picker import (
-    OrderCb,
     OrderPageCb,
+    OrderStep,
     Purpose,
-    chosen_order,
     order_keyboard,
-    typed_order,
+    take_order,
 )
 from storage.models import Order, User
 
@@ -89,10 +88,26 @@ async def choose_order(target: Message, state: FSMContext, svc: Services, accoun
     )
 
 
-async def start_question(target: Message, state: FSMContext, order: Order | None) -> None:
+async def start_question(target: ChatMessage, state: FSMContext, order: Order | None) -> None:
     await state.set_state(SellerDialog.question)
     await state.update_data(order_id=order.order_id if order else None)
     await target.answer(ask_for_question(order), reply_markup=question_keyboard())
+
+
+async def question_about(
+    target: ChatMessage,
+    order: Order,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+    i18n: I18n,
+) -> None:
+    """Ask for the question about the order the buyer chose."""
+    await start_question(target, state, order)
+
+
+# From the order list here, or from an order's card in "My orders".
+STEP = OrderStep(Purpose.seller, SellerDialog.order, begin=question_about)
 
 
 async def enter(query: CallbackQuery, state: FSMContext, svc: Services, account: User) -> None:
@@ -113,29 +128,10 @@ async def turn_page(
         await query.message.edit_text(query.message.text or "", reply_markup=keyboard)
 
 
-# From the order list here, or from an order's card in "My orders" (any state).
-async def picked_order(
-    query: CallbackQuery,
-    callback_data: OrderCb,
-    state: FSMContext,
-    svc: Services,
-    account: User,
-) -> None:
-    order = await chosen_order(query, callback_data, svc, account)
-    if order is not None and isinstance(query.message, Message):
-        await start_question(query.message, state, order)
-
-
 async def no_order(query: CallbackQuery, state: FSMContext) -> None:
     await query.answer()
     if isinstance(query.message, Message):
         await start_question(query.message, state, None)
-
-
-async def typed_number(message: Message, state: FSMContext, svc: Services, account: User) -> None:
-    order = await typed_order(message, svc, account, Purpose.seller)
-    if order is not None:
-        await start_question(message, state, order)
 
 
 async def order_not_text(message: Message) -> None:
@@ -179,13 +175,10 @@ def create_router() -> Router:
         turn_page, OrderPageCb.filter(F.purpose == Purpose.seller), SellerDialog.order
     )
     router.callback_query.register(
-        picked_order, OrderCb.filter(F.purpose == Purpose.seller), StateFilter("*")
-    )
-    router.callback_query.register(
         no_order, SellerCb.filter(F.action == SellerAction.no_order), SellerDialog.order
     )
-    router.message.register(typed_number, SellerDialog.order, F.text)
-    router.message.register(order_not_text, SellerDialog.order)
+    router.message.register(order_not_text, SellerDialog.order, ~F.text)
+    take_order(router, STEP)
     router.callback_query.register(
         back, SellerCb.filter(F.action == SellerAction.back), SellerDialog.question
     )
