@@ -6,6 +6,7 @@ The rules are `bot.domain.policies.refund_verdict`; this dialog asks and reports
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import assert_never
 from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
@@ -68,6 +69,13 @@ def back_keyboard(
     )
 
 
+def onward_keyboard(order: Order, purpose: Purpose, label: str) -> InlineKeyboardMarkup:
+    """A button into another dialog about the same order, then Back and a person."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=label, callback_data=OrderCb(purpose=purpose, order_id=order.order_id))
+    return back_keyboard(order, builder)
+
+
 def why_keyboard(order: Order) -> InlineKeyboardMarkup:
     """What is wrong with a delivered order; a defect goes to the defect dialog."""
     builder = InlineKeyboardBuilder()
@@ -101,101 +109,110 @@ async def show_order(
     await state.set_state(RefundDialog.order)
     await state.update_data(order_id=number)
     tz = ZoneInfo(svc.settings.timezone)
-    if verdict == RefundVerdict.nothing_charged:
-        await target.answer(
-            _(
-                "Your {order} was not paid, so nothing was charged and there is no money to return."
-            ).format(order=summary),
-            reply_markup=back_keyboard(order),
-        )
-    elif verdict == RefundVerdict.not_cancelled:
-        builder = InlineKeyboardBuilder()
-        builder.button(
-            text=_("❌ Cancel this order"),
-            callback_data=OrderCb(purpose=Purpose.cancel, order_id=number),
-        )
-        await target.answer(
-            _(
-                "Your {order} is paid and awaiting shipment; no refund has been issued for it. "
-                "To get the money back, cancel the order first."
-            ).format(order=summary),
-            reply_markup=back_keyboard(order, builder),
-        )
-    elif verdict == RefundVerdict.in_transit:
-        builder = InlineKeyboardBuilder()
-        builder.button(
-            text=_("📦 Defective or damaged item"),
-            callback_data=OrderCb(purpose=Purpose.defect, order_id=number),
-        )
-        await target.answer(
-            _(
-                "Your {order} is on its way, so there is nothing to refund yet. If it arrives "
-                "damaged or not as described, report it here and support will arrange the "
-                "refund."
-            ).format(order=summary),
-            reply_markup=back_keyboard(order, builder),
-        )
-    elif verdict == RefundVerdict.delivered:
-        await state.set_state(RefundDialog.why)
-        await target.answer(
-            _("Your {order} is delivered. What is wrong with it?").format(order=summary),
-            reply_markup=why_keyboard(order),
-        )
-    elif verdict in (RefundVerdict.on_balance, RefundVerdict.on_the_way):
-        assert order.refund_issued_at is not None
-        await target.answer(
-            _("The refund for your {order} was issued on {date}.").format(
-                order=summary, date=formatting.day(order.refund_issued_at, tz)
+    match verdict:
+        case RefundVerdict.nothing_charged:
+            await target.answer(
+                _(
+                    "Your {order} was not paid, so nothing was charged and there is no money "
+                    "to return."
+                ).format(order=summary),
+                reply_markup=back_keyboard(order),
             )
-            + "\n\n"
-            + refund_arrival(order, svc.settings),
-            reply_markup=back_keyboard(order),
-        )
-    elif verdict == RefundVerdict.overdue:
-        assert order.refund_issued_at is not None
-        issued = order.refund_issued_at
-        due = policies.refund_due(issued, svc.settings)
-        with i18n.use_locale(svc.settings.agent_locale):
-            note = _(
-                "Refund for order №{number} issued {issued}, due by {due}; the buyer says it "
-                "has not arrived."
-            ).format(number=number, issued=formatting.day(issued, tz), due=formatting.day(due, tz))
-        await open_case(
-            target,
-            state,
-            svc,
-            account,
-            i18n,
-            order_id=number,
-            type_=CaseType.refund_not_received,
-            intro=_(
-                "The refund for your {order} was issued on {issued} and should have arrived by "
-                "{due}. I have asked a support agent to find out where it is."
-            ).format(order=summary, issued=formatting.day(issued, tz), due=formatting.day(due, tz)),
-            entries=[Entry(sender="bot", text=note)],
-            reason=note,
-        )
-    else:
-        with i18n.use_locale(svc.settings.agent_locale):
-            note = _(
-                "Order №{number} is {status} after payment, but no refund is on record. "
-                "Please check."
-            ).format(number=number, status=order_status_label(order.status))
-        await open_case(
-            target,
-            state,
-            svc,
-            account,
-            i18n,
-            order_id=number,
-            type_=CaseType.refund_check,
-            intro=_(
+        case RefundVerdict.not_cancelled:
+            await target.answer(
+                _(
+                    "Your {order} is paid and awaiting shipment; no refund has been issued for "
+                    "it. To get the money back, cancel the order first."
+                ).format(order=summary),
+                reply_markup=onward_keyboard(order, Purpose.cancel, _("❌ Cancel this order")),
+            )
+        case RefundVerdict.in_transit:
+            await target.answer(
+                _(
+                    "Your {order} is on its way, so there is nothing to refund yet. If it "
+                    "arrives damaged or not as described, report it here and support will "
+                    "arrange the refund."
+                ).format(order=summary),
+                reply_markup=onward_keyboard(
+                    order, Purpose.defect, _("📦 Defective or damaged item")
+                ),
+            )
+        case RefundVerdict.delivered:
+            await state.set_state(RefundDialog.why)
+            await target.answer(
+                _("Your {order} is delivered. What is wrong with it?").format(order=summary),
+                reply_markup=why_keyboard(order),
+            )
+        case RefundVerdict.on_balance | RefundVerdict.on_the_way:
+            assert order.refund_issued_at is not None
+            await target.answer(
+                _("The refund for your {order} was issued on {date}.").format(
+                    order=summary, date=formatting.day(order.refund_issued_at, tz)
+                )
+                + "\n\n"
+                + refund_arrival(order, svc.settings),
+                reply_markup=back_keyboard(order),
+            )
+        case RefundVerdict.overdue:
+            assert order.refund_issued_at is not None
+            issued = order.refund_issued_at
+            due = policies.refund_due(issued, svc.settings)
+            # Dates in each reader's own language: the note's agent, the intro's buyer.
+            with i18n.use_locale(svc.settings.agent_locale):
+                note = _(
+                    "Refund for order №{number} issued {issued}, due by {due}; the buyer says "
+                    "it has not arrived."
+                ).format(
+                    number=number, issued=formatting.day(issued, tz), due=formatting.day(due, tz)
+                )
+            intro = _(
+                "The refund for your {order} was issued on {issued} and should have arrived "
+                "by {due}. I have asked a support agent to find out where it is."
+            ).format(order=summary, issued=formatting.day(issued, tz), due=formatting.day(due, tz))
+            await ask_agent(
+                target, state, svc, account, i18n, order, CaseType.refund_not_received, note, intro
+            )
+        case RefundVerdict.unrecorded:
+            with i18n.use_locale(svc.settings.agent_locale):
+                note = _(
+                    "Order №{number} is {status} after payment, but no refund is on record. "
+                    "Please check."
+                ).format(number=number, status=order_status_label(order.status))
+            intro = _(
                 "Your {order} is cancelled, but I have no record of its refund yet, so I have "
                 "passed it to a support agent to check."
-            ).format(order=summary),
-            entries=[Entry(sender="bot", text=note)],
-            reason=note,
-        )
+            ).format(order=summary)
+            await ask_agent(
+                target, state, svc, account, i18n, order, CaseType.refund_check, note, intro
+            )
+        case _:
+            assert_never(verdict)
+
+
+async def ask_agent(
+    target: ChatMessage,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+    i18n: I18n,
+    order: Order,
+    type_: CaseType,
+    note: str,
+    intro: str,
+) -> None:
+    """Open a case about the order with the bot's `note` for the agent; tell the buyer `intro`."""
+    await open_case(
+        target,
+        state,
+        svc,
+        account,
+        i18n,
+        order_id=order.order_id,
+        type_=type_,
+        intro=intro,
+        entries=[Entry(sender="bot", text=note)],
+        reason=note,
+    )
 
 
 QUESTION = OrderQuestion(
@@ -260,20 +277,12 @@ async def not_received(
         note = _(
             "Order №{number} shows as delivered, but the buyer says they did not receive it."
         ).format(number=order.order_id)
-    await open_case(
-        query.message,
-        state,
-        svc,
-        account,
-        i18n,
-        order_id=order.order_id,
-        type_=CaseType.not_received,
-        intro=_(
-            "I'm sorry your {order} hasn't reached you although it shows as delivered. "
-            "A support agent will find out what happened with the delivery."
-        ).format(order=order_summary(order)),
-        entries=[Entry(sender="bot", text=note)],
-        reason=note,
+    intro = _(
+        "I'm sorry your {order} hasn't reached you although it shows as delivered. "
+        "A support agent will find out what happened with the delivery."
+    ).format(order=order_summary(order))
+    await ask_agent(
+        query.message, state, svc, account, i18n, order, CaseType.not_received, note, intro
     )
 
 
