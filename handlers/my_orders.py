@@ -18,7 +18,7 @@ from bot.i18n import N_, ngettext
 from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
 from bot.ui.keyboards import main_menu
-from handlers.order_picker import OrderCb, OrderPageCb, Purpose, order_keyboard
+from handlers.order_picker import OrderCb, OrderPageCb, Purpose, order_keyboard, show_page
 from storage.models import Order, User
 
 METHOD_LABELS = {
@@ -125,14 +125,10 @@ async def my_orders(query: CallbackQuery, state: FSMContext, svc: Services, acco
 async def turn_page(
     query: CallbackQuery, callback_data: OrderPageCb, svc: Services, account: User
 ) -> None:
-    await query.answer()
-    if not isinstance(query.message, Message):
-        return
     keyboard, _total = await order_keyboard(
         svc.orders, Buyer.of(account), Purpose.view, page=callback_data.page
     )
-    if query.message.reply_markup != keyboard:  # not the page it shows ("Page 2 of 3")
-        await query.message.edit_text(query.message.text or "", reply_markup=keyboard)
+    await show_page(query, keyboard)
 
 
 async def show_order(

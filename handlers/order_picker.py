@@ -35,13 +35,13 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain import formatting
-from bot.domain.cases import CaseType, Entry
+from bot.domain.cases import CaseType
 from bot.domain.orders import Buyer, OrderSource, order_status_label
 from bot.i18n import N_
 from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
 from bot.ui.keyboards import back_to_menu, main_menu
-from bot.ui.replies import ChatMessage, open_case, reply
+from bot.ui.replies import ChatMessage, open_case_from_text, reply
 from handlers.free_text import FreeText
 from storage.models import Order, User
 
@@ -225,6 +225,14 @@ def page_turner(router: Router, purpose: Purpose, statuses: Sequence[str]) -> No
     )
 
 
+async def show_page(query: CallbackQuery, keyboard: InlineKeyboardMarkup) -> None:
+    """Put another page of a list under the message whose page button was pressed."""
+    await query.answer()
+    # Not when it already shows that page (its own "Page 2 of 3" button).
+    if isinstance(query.message, Message) and query.message.reply_markup != keyboard:
+        await query.message.edit_text(query.message.text or "", reply_markup=keyboard)
+
+
 def not_found_text(number: str) -> str:
     return _(
         "I can't find order №{number} among your orders. Check the number, or choose the "
@@ -311,7 +319,6 @@ async def offer_taken(
 async def described(
     message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
 ) -> None:
-    assert message.text is not None
     data = await state.get_data()
     number = str(data["number"])
     with i18n.use_locale(svc.settings.agent_locale):
@@ -319,7 +326,7 @@ async def described(
             "The buyer asked about order №{number} ({topic}); it is not among their "
             "orders on record."
         ).format(number=number, topic=_(PURPOSE_TOPICS[Purpose(data["purpose"])]))
-    await open_case(
+    await open_case_from_text(
         message,
         state,
         svc,
@@ -327,8 +334,7 @@ async def described(
         i18n,
         type_=CaseType.unknown_order,
         order_id=number,
-        reason=message.text,
-        entries=[Entry(sender="bot", text=note), Entry.from_message(message)],
+        note=note,
     )
 
 

@@ -19,12 +19,12 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.domain.cases import CaseType, Entry
+from bot.domain.cases import CaseType
 from bot.i18n import N_
 from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
 from bot.ui.keyboards import main_menu
-from bot.ui.replies import open_case
+from bot.ui.replies import open_case_from_text
 from handlers.free_text import FreeText
 from storage.models import User
 
@@ -252,17 +252,7 @@ async def back_to_advice(query: CallbackQuery, state: FSMContext) -> None:
 async def described(
     message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
 ) -> None:
-    assert message.text is not None
-    await open_case(
-        message,
-        state,
-        svc,
-        account,
-        i18n,
-        type_=CaseType.payment,
-        entries=[Entry.from_message(message)],
-        reason=message.text,
-    )
+    await open_case_from_text(message, state, svc, account, i18n, type_=CaseType.payment)
 
 
 async def describe_in_words(message: Message) -> None:
@@ -291,27 +281,17 @@ def create_router() -> Router:
         PaymentDialog.kind,
         PayCb.filter(F.action.in_({PayAction.new, PayAction.repay})),
     )
-    router.callback_query.register(
-        next_cause, PaymentDialog.cause, PayCb.filter(F.action == PayAction.next)
-    )
-    router.callback_query.register(
-        previous_cause, PaymentDialog.cause, PayCb.filter(F.action == PayAction.back)
-    )
-    router.callback_query.register(
-        solved, PaymentDialog.cause, PayCb.filter(F.action == PayAction.solved)
-    )
-    router.callback_query.register(
-        back_to_last_cause, PaymentDialog.advice, PayCb.filter(F.action == PayAction.back)
-    )
-    router.callback_query.register(
-        try_later, PaymentDialog.advice, PayCb.filter(F.action == PayAction.later)
-    )
-    router.callback_query.register(
-        still_failing, PaymentDialog.advice, PayCb.filter(F.action == PayAction.failing)
-    )
-    router.callback_query.register(
-        back_to_advice, PaymentDialog.describe, PayCb.filter(F.action == PayAction.back)
-    )
+    # (handler, at step, on button): the buttons of each step, one handler each.
+    for handler, step, action in (
+        (next_cause, PaymentDialog.cause, PayAction.next),
+        (previous_cause, PaymentDialog.cause, PayAction.back),
+        (solved, PaymentDialog.cause, PayAction.solved),
+        (back_to_last_cause, PaymentDialog.advice, PayAction.back),
+        (try_later, PaymentDialog.advice, PayAction.later),
+        (still_failing, PaymentDialog.advice, PayAction.failing),
+        (back_to_advice, PaymentDialog.describe, PayAction.back),
+    ):
+        router.callback_query.register(handler, step, PayCb.filter(F.action == action))
     router.message.register(described, PaymentDialog.describe, F.text)
     router.message.register(describe_in_words, PaymentDialog.describe)
     router.message.register(

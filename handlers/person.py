@@ -10,11 +10,11 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.domain.cases import CaseType, Entry
+from bot.domain.cases import CaseType
 from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
 from bot.ui.keyboards import back_to_menu
-from bot.ui.replies import open_case
+from bot.ui.replies import open_case_from_text
 from handlers.free_text import FreeText
 from storage.models import User
 
@@ -40,17 +40,7 @@ async def enter(query: CallbackQuery, state: FSMContext) -> None:
 async def describe(
     message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
 ) -> None:
-    assert message.text is not None
-    await open_case(
-        message,
-        state,
-        svc,
-        account,
-        i18n,
-        type_=CaseType.general,
-        entries=[Entry.from_message(message)],
-        reason=message.text,
-    )
+    await open_case_from_text(message, state, svc, account, i18n, type_=CaseType.general)
 
 
 async def not_text(message: Message) -> None:

@@ -26,7 +26,7 @@ from bot.domain.policies import RefundVerdict
 from bot.services import Services
 from bot.ui.callbacks import MenuAction
 from bot.ui.keyboards import with_way_out
-from bot.ui.replies import ChatMessage, open_case, reply
+from bot.ui.replies import ChatMessage, open_case, open_case_from_text, reply
 from bot.ui.texts import refund_arrival
 from handlers.free_text import FreeText
 from handlers.order_picker import (
@@ -313,19 +313,15 @@ async def why_expected(message: Message) -> None:
 async def other_written(
     message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
 ) -> None:
-    assert message.text is not None
-    order_id = str((await state.get_data())["order_id"])
-    await open_case(
+    await open_case_from_text(
         message,
         state,
         svc,
         account,
         i18n,
-        order_id=order_id,
         type_=CaseType.general,
+        order_id=str((await state.get_data())["order_id"]),
         intro=_("Thank you, I have passed it on."),
-        entries=[Entry.from_message(message)],
-        reason=message.text,
     )
 
 

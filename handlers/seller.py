@@ -14,17 +14,18 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.domain.cases import CaseType, Entry
+from bot.domain.cases import CaseType
 from bot.domain.orders import Buyer
 from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
-from bot.ui.replies import ChatMessage, open_case
+from bot.ui.replies import ChatMessage, open_case_from_text
 from handlers.free_text import FreeText
 from handlers.order_picker import (
     OrderPageCb,
     OrderStep,
     Purpose,
     order_keyboard,
+    show_page,
     take_order,
 )
 from storage.models import Order, User
@@ -120,12 +121,7 @@ async def enter(query: CallbackQuery, state: FSMContext, svc: Services, account:
 async def turn_page(
     query: CallbackQuery, callback_data: OrderPageCb, svc: Services, account: User
 ) -> None:
-    await query.answer()
-    if not isinstance(query.message, Message):
-        return
-    keyboard = await order_choice(svc, Buyer.of(account), callback_data.page)
-    if query.message.reply_markup != keyboard:  # not the page it shows ("Page 2 of 3")
-        await query.message.edit_text(query.message.text or "", reply_markup=keyboard)
+    await show_page(query, await order_choice(svc, Buyer.of(account), callback_data.page))
 
 
 async def no_order(query: CallbackQuery, state: FSMContext) -> None:
@@ -147,17 +143,14 @@ async def back(query: CallbackQuery, state: FSMContext, svc: Services, account: 
 async def asked(
     message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
 ) -> None:
-    assert message.text is not None
-    await open_case(
+    await open_case_from_text(
         message,
         state,
         svc,
         account,
         i18n,
         type_=CaseType.seller_question,
-        entries=[Entry.from_message(message)],
         order_id=(await state.get_data()).get("order_id"),
-        reason=message.text,
         intro=_("Support will pass your question to the seller and bring the answer here."),
     )
 
