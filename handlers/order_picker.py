@@ -1,7 +1,10 @@
 """Choosing one of the buyer's own orders: from buttons, page by page, or by its number.
 
-Dialogs show `ask_for_order(...)`, register `page_turner(...)` for their purpose, and
-take the order from `chosen_order(...)` (a button) or `typed_order(...)` (a number).
+A dialog about an order declares its `OrderStep` (purpose, the state where a number
+is typed, and how the dialog begins with the order) and, when the menu opens it with
+a list, an `OrderQuestion` (which orders to list, the prompt). `ask_order(router, ...)`
+or `take_order(router, ...)` registers this module's shared handlers for it: `ask`
+(the list), `turn_page`, `picked` (a button, from any state) and `typed` (a number).
 The order id in a button is untrusted and a typed number may be anyone's: both are
 looked up with `svc.orders.find(buyer, order_id)`, which only ever returns the buyer's
 own order. An unknown number and someone else's get the same answer, with an offer
