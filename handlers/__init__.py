@@ -13,6 +13,7 @@ from handlers import (
     deep_link,
     defect,
     fallback,
+    free_text,
     my_cases,
     my_orders,
     order_picker,
@@ -40,6 +41,8 @@ def create_routers() -> list[Router]:
         # The deep-link /start first: the plain /start in commands takes any payload.
         deep_link.create_router(),
         commands.create_router(),
+        # A message too long for a free-text step, before that step's handler sees it.
+        free_text.create_router(),
         person.create_router(),
         my_orders.create_router(),
         payment.create_router(),

@@ -24,18 +24,20 @@ from bot.domain.orders import Buyer, OrderStatus, order_status_label
 from bot.domain.policies import CancelVerdict
 from bot.i18n import N_, ngettext
 from bot.services import Services
-from bot.ui.callbacks import MenuAction, MenuCb
+from bot.ui.callbacks import MenuAction
 from bot.ui.keyboards import main_menu, with_way_out
 from bot.ui.replies import ChatMessage, open_case, reply
-from bot.ui.texts import MAX_TEXT, refund_arrival, too_long
+from bot.ui.texts import refund_arrival
+from handlers.free_text import FreeText
 from handlers.order_picker import (
     OrderCb,
+    OrderQuestion,
+    OrderStep,
     Purpose,
-    ask_for_order,
-    chosen_order,
+    ask,
+    ask_order,
+    given,
     order_summary,
-    page_turner,
-    typed_order,
 )
 from storage.models import Order, User
 
@@ -45,7 +47,7 @@ STATUSES = (OrderStatus.unpaid, OrderStatus.paid, OrderStatus.shipped)
 class CancelDialog(StatesGroup):
     order = State()
     confirm = State()
-    reason = State()
+    reason = FreeText()
 
 
 class CancelAction(StrEnum):
@@ -127,7 +129,14 @@ def review_hours(svc: Services) -> str:
     ).format(hours=hours)
 
 
-async def show_order(target: ChatMessage, order: Order, state: FSMContext, svc: Services) -> None:
+async def show_order(
+    target: ChatMessage,
+    order: Order,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+    i18n: I18n,
+) -> None:
     """Tell the buyer what cancelling this order means, and ask to confirm when it can go on."""
     verdict = policies.cancel_verdict(order, svc.settings, svc.clock.now())
     summary = order_summary(order)
@@ -209,166 +218,145 @@ async def open_review(
     )
 
 
-def create_router() -> Router:
-    router = Router(name=__name__)
-    page_turner(router, Purpose.cancel, STATUSES)
+QUESTION = OrderQuestion(
+    step=OrderStep(Purpose.cancel, CancelDialog.order, begin=show_order),
+    menu=MenuAction.cancel,
+    statuses=STATUSES,
+    prompt=lambda: _("Which order do you want to cancel? Choose it below or type its number."),
+    no_orders=lambda: _(
+        "I don't see orders of yours that could still be cancelled. If you have the "
+        "order number, type it."
+    ),
+)
 
-    async def start(query: CallbackQuery, state: FSMContext, svc: Services, account: User) -> None:
+
+async def confirmed(
+    query: CallbackQuery,
+    callback_data: CancelCb,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+    i18n: I18n,
+) -> None:
+    data = await state.get_data()
+    order = await svc.orders.find(Buyer.of(account), callback_data.order_id)
+    if order is None or data.get("order_id") != callback_data.order_id:
+        await query.answer(_("This button no longer works."))
+        return
+    now = svc.clock.now()
+    verdict = policies.cancel_verdict(order, svc.settings, now)
+    number = order.order_id
+    if verdict == CancelVerdict.unpaid:
+        await svc.orders.set_status(order, OrderStatus.cancelled)
         await state.clear()
-        await state.set_state(CancelDialog.order)
-        await ask_for_order(
+        await svc.commit()
+        await reply(
             query,
-            svc,
-            account,
-            Purpose.cancel,
-            statuses=STATUSES,
-            prompt=_("Which order do you want to cancel? Choose it below or type its number."),
-            no_orders=_(
-                "I don't see orders of yours that could still be cancelled. If you have the "
-                "order number, type it."
-            ),
+            _(
+                "Done: order №{number} is cancelled. It was not paid, so nothing was charged."
+            ).format(number=number),
+            main_menu(),
         )
-
-    router.callback_query.register(
-        start, MenuCb.filter(F.action == MenuAction.cancel), StateFilter("*")
-    )
-    router.callback_query.register(
-        start, CancelCb.filter(F.action == CancelAction.back), StateFilter(CancelDialog)
-    )
-
-    @router.callback_query(OrderCb.filter(F.purpose == Purpose.cancel), StateFilter("*"))
-    async def picked(
-        query: CallbackQuery,
-        callback_data: OrderCb,
-        state: FSMContext,
-        svc: Services,
-        account: User,
-    ) -> None:
-        order = await chosen_order(query, callback_data, svc, account)
-        if order is None:
-            await state.set_state(CancelDialog.order)
-        elif query.message is not None:
-            await show_order(query.message, order, state, svc)
-
-    @router.message(CancelDialog.order)
-    async def typed(message: Message, state: FSMContext, svc: Services, account: User) -> None:
-        order = await typed_order(message, svc, account, Purpose.cancel)
-        if order is not None:
-            await show_order(message, order, state, svc)
-
-    @router.callback_query(
-        CancelCb.filter(F.action == CancelAction.confirm), StateFilter(CancelDialog.confirm)
-    )
-    async def confirmed(
-        query: CallbackQuery,
-        callback_data: CancelCb,
-        state: FSMContext,
-        svc: Services,
-        account: User,
-    ) -> None:
-        data = await state.get_data()
-        order = await svc.orders.find(Buyer.of(account), callback_data.order_id)
-        if order is None or data.get("order_id") != callback_data.order_id:
-            await query.answer(_("This button no longer works."))
-            return
-        now = svc.clock.now()
-        verdict = policies.cancel_verdict(order, svc.settings, now)
-        number = order.order_id
-        if verdict == CancelVerdict.unpaid:
-            await svc.orders.set_status(order, OrderStatus.cancelled)
-            await state.clear()
-            await svc.commit()
-            await reply(
-                query,
-                _(
-                    "Done: order №{number} is cancelled. It was not paid, so nothing was charged."
-                ).format(number=number),
-                main_menu(),
-            )
-        elif verdict == CancelVerdict.instant:
-            await svc.orders.set_status(
-                order,
-                OrderStatus.cancelled,
-                refund_issued_at=policies.refund_issued_on_cancel(order, now),
-            )
-            await state.clear()
-            await svc.commit()
-            await reply(
-                query,
-                _("Done: order №{number} is cancelled and the refund is issued.").format(
-                    number=number
-                )
-                + "\n\n"
-                + refund_arrival(order, svc.settings),
-                main_menu(),
-            )
-        elif verdict == CancelVerdict.review:
-            await state.set_state(CancelDialog.reason)
-            text = _(
-                "Why do you want to cancel order №{number}? Choose a reason below or write it "
-                "in your own words."
-            ).format(number=number)
-            if data.get("shown") == CancelVerdict.instant:
-                # The window closed while the buyer was reading: say so instead of surprising.
-                text = _("The time for an instant cancellation has just run out.") + "\n\n" + text
-            await reply(query, text, reasons_keyboard(order))
-        elif query.message is not None:
-            await query.answer()
-            await show_order(query.message, order, state, svc)
-
-    @router.message(CancelDialog.confirm)
-    async def confirm_expected(message: Message) -> None:
-        await message.answer(
-            _("Please use the buttons above: confirm, or Back to choose another order.")
+    elif verdict == CancelVerdict.instant:
+        await svc.orders.set_status(
+            order,
+            OrderStatus.cancelled,
+            refund_issued_at=policies.refund_issued_on_cancel(order, now),
         )
-
-    @router.callback_query(CancelReasonCb.filter(), StateFilter(CancelDialog.reason))
-    async def reason_picked(
-        query: CallbackQuery,
-        callback_data: CancelReasonCb,
-        state: FSMContext,
-        svc: Services,
-        account: User,
-        i18n: I18n,
-    ) -> None:
-        label = REASONS[callback_data.reason]
-        with i18n.use_locale(svc.settings.agent_locale):
-            reason = _(label)
+        await state.clear()
+        await svc.commit()
+        await reply(
+            query,
+            _("Done: order №{number} is cancelled and the refund is issued.").format(number=number)
+            + "\n\n"
+            + refund_arrival(order, svc.settings),
+            main_menu(),
+        )
+    elif verdict == CancelVerdict.review:
+        await state.set_state(CancelDialog.reason)
+        text = _(
+            "Why do you want to cancel order №{number}? Choose a reason below or write it "
+            "in your own words."
+        ).format(number=number)
+        if data.get("shown") == CancelVerdict.instant:
+            # The window closed while the buyer was reading: say so instead of surprising.
+            text = _("The time for an instant cancellation has just run out.") + "\n\n" + text
+        await reply(query, text, reasons_keyboard(order))
+    elif query.message is not None:
         await query.answer()
-        if query.message is not None:
-            entry = Entry(
-                sender="buyer", text=_(label), sender_id=account.id, sender_name=account.first_name
-            )
-            await open_review(
-                query.message,
-                state,
-                svc,
-                account,
-                i18n,
-                reason=reason,
-                entry=entry,
-            )
+        await show_order(query.message, order, state, svc, account, i18n)
 
-    @router.message(CancelDialog.reason, F.text)
-    async def reason_written(
-        message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
-    ) -> None:
-        assert message.text is not None
-        if len(message.text) > MAX_TEXT:
-            await message.answer(too_long())
-            return
+
+async def confirm_expected(message: Message) -> None:
+    await message.answer(
+        _("Please use the buttons above: confirm, or Back to choose another order.")
+    )
+
+
+async def reason_picked(
+    query: CallbackQuery,
+    callback_data: CancelReasonCb,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+    i18n: I18n,
+) -> None:
+    label = REASONS[callback_data.reason]
+    with i18n.use_locale(svc.settings.agent_locale):
+        reason = _(label)
+    await query.answer()
+    if query.message is not None:
+        entry = Entry(
+            sender="buyer", text=_(label), sender_id=account.id, sender_name=account.first_name
+        )
         await open_review(
-            message,
+            query.message,
             state,
             svc,
             account,
             i18n,
-            reason=message.text,
-            entry=Entry.from_message(message),
+            reason=reason,
+            entry=entry,
         )
 
-    @router.message(CancelDialog.reason)
-    async def reason_expected(message: Message) -> None:
-        await message.answer(_("Please choose a reason above or write it in words."))
 
+async def reason_written(
+    message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
+) -> None:
+    assert message.text is not None
+    await open_review(
+        message,
+        state,
+        svc,
+        account,
+        i18n,
+        reason=message.text,
+        entry=Entry.from_message(message),
+    )
+
+
+async def reason_expected(message: Message) -> None:
+    await message.answer(_("Please choose a reason above or write it in words."))
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    ask_order(router, QUESTION)
+    router.callback_query.register(
+        ask,
+        CancelCb.filter(F.action == CancelAction.back),
+        StateFilter(CancelDialog),
+        given(question=QUESTION),
+    )
+    router.callback_query.register(
+        confirmed,
+        CancelCb.filter(F.action == CancelAction.confirm),
+        StateFilter(CancelDialog.confirm),
+    )
+    router.message.register(confirm_expected, CancelDialog.confirm)
+    router.callback_query.register(
+        reason_picked, CancelReasonCb.filter(), StateFilter(CancelDialog.reason)
+    )
+    router.message.register(reason_written, CancelDialog.reason, F.text)
+    router.message.register(reason_expected, CancelDialog.reason)
     return router

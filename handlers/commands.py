@@ -44,58 +44,68 @@ def help_text() -> str:
     )
 
 
-def create_router() -> Router:
-    router = Router(name=__name__)
+async def start(message: Message, state: FSMContext) -> None:
+    await state.clear()
+    name = message.from_user.first_name if message.from_user else ""
+    await message.answer(greeting(name), reply_markup=main_menu())
 
-    @router.message(CommandStart(deep_link=False), StateFilter("*"))
-    async def start(message: Message, state: FSMContext) -> None:
-        await state.clear()
-        name = message.from_user.first_name if message.from_user else ""
-        await message.answer(greeting(name), reply_markup=main_menu())
 
-    @router.message(Command("help"), StateFilter("*"))
-    async def show_help(message: Message) -> None:
-        await message.answer(help_text(), reply_markup=main_menu())
+async def show_help(message: Message) -> None:
+    await message.answer(help_text(), reply_markup=main_menu())
 
-    @router.message(Command("cancel"), StateFilter("*"))
-    async def cancel(message: Message, state: FSMContext) -> None:
-        if await state.get_state() is None:
-            await message.answer(_("There is nothing to stop right now."), reply_markup=main_menu())
-            return
-        await state.clear()
-        await message.answer(
-            _("Stopped. Nothing from that step was sent. What next?"), reply_markup=main_menu()
+
+async def cancel(message: Message, state: FSMContext) -> None:
+    if await state.get_state() is None:
+        await message.answer(_("There is nothing to stop right now."), reply_markup=main_menu())
+        return
+    await state.clear()
+    await message.answer(
+        _("Stopped. Nothing from that step was sent. What next?"), reply_markup=main_menu()
+    )
+
+
+async def choose_language(message: Message) -> None:
+    await message.answer(_("Choose your language:"), reply_markup=language_picker())
+
+
+async def choose_language_button(query: CallbackQuery) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(_("Choose your language:"), reply_markup=language_picker())
+
+
+async def set_language(
+    query: CallbackQuery, callback_data: LangCb, svc: Services, i18n: I18n
+) -> None:
+    account = await svc.users.get(query.from_user.id)
+    if account is not None:
+        account.locale = callback_data.locale.value
+    i18n.current_locale = callback_data.locale.value
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(
+            _("Done: I'll speak English from now on."), reply_markup=main_menu()
         )
 
-    @router.message(Command("language"), StateFilter("*"))
-    async def choose_language(message: Message) -> None:
-        await message.answer(_("Choose your language:"), reply_markup=language_picker())
 
-    @router.callback_query(MenuCb.filter(F.action == MenuAction.language), StateFilter("*"))
-    async def choose_language_button(query: CallbackQuery) -> None:
-        await query.answer()
-        if isinstance(query.message, Message):
-            await query.message.answer(_("Choose your language:"), reply_markup=language_picker())
+async def home(query: CallbackQuery, state: FSMContext) -> None:
+    await state.clear()
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(_("What can I help with?"), reply_markup=main_menu())
 
-    @router.callback_query(LangCb.filter(), StateFilter("*"))
-    async def set_language(
-        query: CallbackQuery, callback_data: LangCb, svc: Services, i18n: I18n
-    ) -> None:
-        account = await svc.users.get(query.from_user.id)
-        if account is not None:
-            account.locale = callback_data.locale.value
-        i18n.current_locale = callback_data.locale.value
-        await query.answer()
-        if isinstance(query.message, Message):
-            await query.message.answer(
-                _("Done: I'll speak English from now on."), reply_markup=main_menu()
-            )
 
-    @router.callback_query(MenuCb.filter(F.action == MenuAction.home), StateFilter("*"))
-    async def home(query: CallbackQuery, state: FSMContext) -> None:
-        await state.clear()
-        await query.answer()
-        if isinstance(query.message, Message):
-            await query.message.answer(_("What can I help with?"), reply_markup=main_menu())
-
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(start, CommandStart(deep_link=False), StateFilter("*"))
+    router.message.register(show_help, Command("help"), StateFilter("*"))
+    router.message.register(cancel, Command("cancel"), StateFilter("*"))
+    router.message.register(choose_language, Command("language"), StateFilter("*"))
+    router.callback_query.register(
+        choose_language_button, MenuCb.filter(F.action == MenuAction.language), StateFilter("*")
+    )
+    router.callback_query.register(set_language, LangCb.filter(), StateFilter("*"))
+    router.callback_query.register(
+        home, MenuCb.filter(F.action == MenuAction.home), StateFilter("*")
+    )
     return router

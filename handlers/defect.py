@@ -29,18 +29,18 @@ from bot.domain.orders import Buyer, OrderStatus, order_status_label
 from bot.domain.policies import DEFECT_MAX_PHOTOS, DEFECT_MIN_PHOTOS
 from bot.i18n import ngettext
 from bot.services import Services
-from bot.ui.callbacks import MenuAction, MenuCb
+from bot.ui.callbacks import MenuAction
 from bot.ui.keyboards import main_menu, with_way_out
 from bot.ui.replies import ChatMessage, reply
-from bot.ui.texts import MAX_TEXT, case_opened, too_long
+from bot.ui.texts import case_opened
+from handlers.free_text import FreeText
 from handlers.order_picker import (
-    OrderCb,
+    OrderQuestion,
+    OrderStep,
     Purpose,
-    ask_for_order,
-    chosen_order,
+    ask,
+    ask_order,
     order_summary,
-    page_turner,
-    typed_order,
 )
 from storage.models import Order, User
 
@@ -52,7 +52,7 @@ IMAGE = F.photo | F.document.mime_type.startswith("image/")
 
 class DefectDialog(StatesGroup):
     order = State()
-    describe = State()
+    describe = FreeText()
     photos = State()
     confirm = State()
 
@@ -121,7 +121,14 @@ async def ask_to_describe(target: ChatMessage, order: Order, state: FSMContext) 
     )
 
 
-async def begin(target: ChatMessage, order: Order, state: FSMContext) -> None:
+async def begin(
+    target: ChatMessage,
+    order: Order,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+    i18n: I18n,
+) -> None:
     """Start a claim about this order, if it is one a claim can be about."""
     if policies.defect_claim_allowed(order):
         await state.set_data({})
@@ -149,230 +156,205 @@ async def ask_for_photos(target: ChatMessage, state: FSMContext) -> None:
     await state.update_data(status_id=None, status_group=None)
 
 
+QUESTION = OrderQuestion(
+    step=OrderStep(Purpose.defect, DefectDialog.order, begin=begin),
+    menu=MenuAction.defect,
+    statuses=STATUSES,
+    prompt=lambda: _(
+        "Which order has a defective or damaged item? Choose it below or type its number."
+    ),
+    no_orders=lambda: _(
+        "I don't see orders of yours that are on their way or delivered. If you have "
+        "the order number, type it."
+    ),
+)
+
+
+async def described(message: Message, state: FSMContext) -> None:
+    await state.update_data(description=asdict(Entry.from_message(message)))
+    await ask_for_photos(message, state)
+
+
+async def describe_expected(message: Message) -> None:
+    await message.answer(
+        _("Please describe the problem in words first; I will ask for the photos right after.")
+    )
+
+
+async def photo(message: Message, state: FSMContext, bot: Bot) -> None:
+    data = await state.get_data()
+    order_id = str(data["order_id"])
+    photos: list[dict[str, Any]] = data.get("photos", [])
+    group = message.media_group_id
+    if len(photos) >= DEFECT_MAX_PHOTOS:
+        # One answer per album, not one per refused part.
+        if group is None or group != data.get("refused_group"):
+            await message.answer(
+                ngettext(
+                    "I already have {max} photo, the most one claim can take, so I did not "
+                    "add this one. The ones I have are kept: press Done to go on.",
+                    "I already have {max} photos, the most one claim can take, so I did not "
+                    "add this one. The ones I have are kept: press Done to go on.",
+                    DEFECT_MAX_PHOTOS,
+                ).format(max=DEFECT_MAX_PHOTOS),
+                reply_markup=photos_keyboard(order_id, len(photos)),
+            )
+        await state.update_data(refused_group=group)
+        return
+    photos.append(asdict(Entry.from_message(message)))
+    text = photos_progress(len(photos))
+    markup = photos_keyboard(order_id, len(photos))
+    status_id: int | None = data.get("status_id")
+    edited = False
+    if status_id is not None and group is not None and group == data.get("status_group"):
+        # The next part of the same album: update the progress message under it.
+        with suppress(TelegramBadRequest):
+            await bot.edit_message_text(
+                text=text, chat_id=message.chat.id, message_id=status_id, reply_markup=markup
+            )
+            edited = True
+    if not edited:
+        if status_id is not None:
+            # Keep one progress message, under the newest photos.
+            with suppress(TelegramBadRequest):
+                await bot.delete_message(chat_id=message.chat.id, message_id=status_id)
+        status_id = (await message.answer(text, reply_markup=markup)).message_id
+    await state.update_data(photos=photos, status_id=status_id, status_group=group)
+
+
+async def not_an_image(message: Message) -> None:
+    await message.answer(
+        _(
+            "This file is not an image. Please send photos, or images as files (JPEG, PNG "
+            "and the like)."
+        )
+    )
+
+
+async def photos_expected(message: Message, state: FSMContext) -> None:
+    count = len((await state.get_data()).get("photos", []))
+    text = _("I am waiting for photos now: send them as photos or as image files.")
+    if count:
+        text += "\n\n" + photos_progress(count)
+    await message.answer(text)
+
+
+async def own_step(query: CallbackQuery, callback_data: DefectCb, state: FSMContext) -> bool:
+    """Whether the pressed button belongs to the claim in progress."""
+    if (await state.get_data()).get("order_id") == callback_data.order_id:
+        return True
+    await query.answer(_("This button no longer works."))
+    return False
+
+
+async def done(
+    query: CallbackQuery,
+    callback_data: DefectCb,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+) -> None:
+    if not await own_step(query, callback_data, state):
+        return
+    data = await state.get_data()
+    count = len(data.get("photos", []))
+    if count < DEFECT_MIN_PHOTOS:
+        await query.answer(photos_progress(count), show_alert=True)
+        return
+    order = await svc.orders.find(Buyer.of(account), callback_data.order_id)
+    assert order is not None  # the dialog only keeps the buyer's own order
+    await state.set_state(DefectDialog.confirm)
+    await reply(
+        query,
+        _(
+            "Please check your claim before I send it:\n\n"
+            "Order №{number}: {title}\nProblem: {description}\nPhotos: {count}\n\n"
+            "Send it to the support team?"
+        ).format(
+            number=order.order_id,
+            title=order.title,
+            description=data["description"]["text"],
+            count=count,
+        ),
+        step_keyboard(order.order_id, (DefectAction.send, _("📨 Send the claim"))),
+    )
+
+
+async def send(
+    query: CallbackQuery,
+    callback_data: DefectCb,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+    i18n: I18n,
+) -> None:
+    if not await own_step(query, callback_data, state):
+        return
+    data = await state.get_data()
+    photos = sorted(data["photos"], key=lambda p: p["chat_message_id"] or 0)
+    opened = await svc.cases.open(
+        buyer_id=account.id,
+        type_=CaseType.defect,
+        locale=i18n.current_locale,
+        order_id=callback_data.order_id,
+        reason=data["description"]["text"],
+        entries=[Entry(**data["description"]), *(Entry(**p) for p in photos)],
+    )
+    await state.clear()
+    await svc.commit()
+    await reply(
+        query,
+        _("Your claim about order №{number} and its photos are with the support team.").format(
+            number=callback_data.order_id
+        )
+        + "\n\n"
+        + case_opened(opened, svc.cases),
+        main_menu(),
+    )
+
+
+async def confirm_expected(message: Message) -> None:
+    await message.answer(_("Press Send to pass the claim to support, or Back to add more photos."))
+
+
+async def back(
+    query: CallbackQuery,
+    callback_data: DefectCb,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+) -> None:
+    current = await state.get_state()
+    if current in (DefectDialog.order, DefectDialog.describe):
+        await ask(query, state, svc, account, QUESTION)
+        return
+    if not await own_step(query, callback_data, state) or query.message is None:
+        return
+    await query.answer()
+    if current == DefectDialog.confirm:
+        await ask_for_photos(query.message, state)
+        return
+    order = await svc.orders.find(Buyer.of(account), callback_data.order_id)
+    assert order is not None  # the dialog only keeps the buyer's own order
+    await ask_to_describe(query.message, order, state)
+
+
 def create_router() -> Router:
     router = Router(name=__name__)
-    page_turner(router, Purpose.defect, STATUSES)
-
-    async def start(query: CallbackQuery, state: FSMContext, svc: Services, account: User) -> None:
-        await state.clear()
-        await state.set_state(DefectDialog.order)
-        await ask_for_order(
-            query,
-            svc,
-            account,
-            Purpose.defect,
-            statuses=STATUSES,
-            prompt=_(
-                "Which order has a defective or damaged item? Choose it below or type its number."
-            ),
-            no_orders=_(
-                "I don't see orders of yours that are on their way or delivered. If you have "
-                "the order number, type it."
-            ),
-        )
-
+    ask_order(router, QUESTION)
+    router.message.register(described, DefectDialog.describe, F.text)
+    router.message.register(describe_expected, DefectDialog.describe)
+    router.message.register(photo, DefectDialog.photos, IMAGE)
+    router.message.register(not_an_image, DefectDialog.photos, F.document)
+    router.message.register(photos_expected, DefectDialog.photos)
     router.callback_query.register(
-        start, MenuCb.filter(F.action == MenuAction.defect), StateFilter("*")
+        done, DefectCb.filter(F.action == DefectAction.done), StateFilter(DefectDialog.photos)
     )
-
-    @router.callback_query(OrderCb.filter(F.purpose == Purpose.defect), StateFilter("*"))
-    async def picked(
-        query: CallbackQuery,
-        callback_data: OrderCb,
-        state: FSMContext,
-        svc: Services,
-        account: User,
-    ) -> None:
-        order = await chosen_order(query, callback_data, svc, account)
-        if order is None:
-            await state.set_state(DefectDialog.order)
-        elif query.message is not None:
-            await begin(query.message, order, state)
-
-    @router.message(DefectDialog.order)
-    async def typed(message: Message, state: FSMContext, svc: Services, account: User) -> None:
-        order = await typed_order(message, svc, account, Purpose.defect)
-        if order is not None:
-            await begin(message, order, state)
-
-    @router.message(DefectDialog.describe, F.text)
-    async def described(message: Message, state: FSMContext) -> None:
-        assert message.text is not None
-        if len(message.text) > MAX_TEXT:
-            await message.answer(too_long())
-            return
-        await state.update_data(description=asdict(Entry.from_message(message)))
-        await ask_for_photos(message, state)
-
-    @router.message(DefectDialog.describe)
-    async def describe_expected(message: Message) -> None:
-        await message.answer(
-            _("Please describe the problem in words first; I will ask for the photos right after.")
-        )
-
-    @router.message(DefectDialog.photos, IMAGE)
-    async def photo(message: Message, state: FSMContext, bot: Bot) -> None:
-        data = await state.get_data()
-        order_id = str(data["order_id"])
-        photos: list[dict[str, Any]] = data.get("photos", [])
-        group = message.media_group_id
-        if len(photos) >= DEFECT_MAX_PHOTOS:
-            # One answer per album, not one per refused part.
-            if group is None or group != data.get("refused_group"):
-                await message.answer(
-                    ngettext(
-                        "I already have {max} photo, the most one claim can take, so I did not "
-                        "add this one. The ones I have are kept: press Done to go on.",
-                        "I already have {max} photos, the most one claim can take, so I did not "
-                        "add this one. The ones I have are kept: press Done to go on.",
-                        DEFECT_MAX_PHOTOS,
-                    ).format(max=DEFECT_MAX_PHOTOS),
-                    reply_markup=photos_keyboard(order_id, len(photos)),
-                )
-            await state.update_data(refused_group=group)
-            return
-        photos.append(asdict(Entry.from_message(message)))
-        text = photos_progress(len(photos))
-        markup = photos_keyboard(order_id, len(photos))
-        status_id: int | None = data.get("status_id")
-        edited = False
-        if status_id is not None and group is not None and group == data.get("status_group"):
-            # The next part of the same album: update the progress message under it.
-            with suppress(TelegramBadRequest):
-                await bot.edit_message_text(
-                    text=text, chat_id=message.chat.id, message_id=status_id, reply_markup=markup
-                )
-                edited = True
-        if not edited:
-            if status_id is not None:
-                # Keep one progress message, under the newest photos.
-                with suppress(TelegramBadRequest):
-                    await bot.delete_message(chat_id=message.chat.id, message_id=status_id)
-            status_id = (await message.answer(text, reply_markup=markup)).message_id
-        await state.update_data(photos=photos, status_id=status_id, status_group=group)
-
-    @router.message(DefectDialog.photos, F.document)
-    async def not_an_image(message: Message) -> None:
-        await message.answer(
-            _(
-                "This file is not an image. Please send photos, or images as files (JPEG, PNG "
-                "and the like)."
-            )
-        )
-
-    @router.message(DefectDialog.photos)
-    async def photos_expected(message: Message, state: FSMContext) -> None:
-        count = len((await state.get_data()).get("photos", []))
-        text = _("I am waiting for photos now: send them as photos or as image files.")
-        if count:
-            text += "\n\n" + photos_progress(count)
-        await message.answer(text)
-
-    async def own_step(query: CallbackQuery, callback_data: DefectCb, state: FSMContext) -> bool:
-        """Whether the pressed button belongs to the claim in progress."""
-        if (await state.get_data()).get("order_id") == callback_data.order_id:
-            return True
-        await query.answer(_("This button no longer works."))
-        return False
-
-    @router.callback_query(
-        DefectCb.filter(F.action == DefectAction.done), StateFilter(DefectDialog.photos)
+    router.callback_query.register(
+        send, DefectCb.filter(F.action == DefectAction.send), StateFilter(DefectDialog.confirm)
     )
-    async def done(
-        query: CallbackQuery,
-        callback_data: DefectCb,
-        state: FSMContext,
-        svc: Services,
-        account: User,
-    ) -> None:
-        if not await own_step(query, callback_data, state):
-            return
-        data = await state.get_data()
-        count = len(data.get("photos", []))
-        if count < DEFECT_MIN_PHOTOS:
-            await query.answer(photos_progress(count), show_alert=True)
-            return
-        order = await svc.orders.find(Buyer.of(account), callback_data.order_id)
-        assert order is not None  # the dialog only keeps the buyer's own order
-        await state.set_state(DefectDialog.confirm)
-        await reply(
-            query,
-            _(
-                "Please check your claim before I send it:\n\n"
-                "Order №{number}: {title}\nProblem: {description}\nPhotos: {count}\n\n"
-                "Send it to the support team?"
-            ).format(
-                number=order.order_id,
-                title=order.title,
-                description=data["description"]["text"],
-                count=count,
-            ),
-            step_keyboard(order.order_id, (DefectAction.send, _("📨 Send the claim"))),
-        )
-
-    @router.callback_query(
-        DefectCb.filter(F.action == DefectAction.send), StateFilter(DefectDialog.confirm)
+    router.message.register(confirm_expected, DefectDialog.confirm)
+    router.callback_query.register(
+        back, DefectCb.filter(F.action == DefectAction.back), StateFilter(DefectDialog)
     )
-    async def send(
-        query: CallbackQuery,
-        callback_data: DefectCb,
-        state: FSMContext,
-        svc: Services,
-        account: User,
-        i18n: I18n,
-    ) -> None:
-        if not await own_step(query, callback_data, state):
-            return
-        data = await state.get_data()
-        photos = sorted(data["photos"], key=lambda p: p["chat_message_id"] or 0)
-        opened = await svc.cases.open(
-            buyer_id=account.id,
-            type_=CaseType.defect,
-            locale=i18n.current_locale,
-            order_id=callback_data.order_id,
-            reason=data["description"]["text"],
-            entries=[Entry(**data["description"]), *(Entry(**p) for p in photos)],
-        )
-        await state.clear()
-        await svc.commit()
-        await reply(
-            query,
-            _("Your claim about order №{number} and its photos are with the support team.").format(
-                number=callback_data.order_id
-            )
-            + "\n\n"
-            + case_opened(opened, svc.cases),
-            main_menu(),
-        )
-
-    @router.message(DefectDialog.confirm)
-    async def confirm_expected(message: Message) -> None:
-        await message.answer(
-            _("Press Send to pass the claim to support, or Back to add more photos.")
-        )
-
-    @router.callback_query(
-        DefectCb.filter(F.action == DefectAction.back), StateFilter(DefectDialog)
-    )
-    async def back(
-        query: CallbackQuery,
-        callback_data: DefectCb,
-        state: FSMContext,
-        svc: Services,
-        account: User,
-    ) -> None:
-        current = await state.get_state()
-        if current in (DefectDialog.order, DefectDialog.describe):
-            await start(query, state, svc, account)
-            return
-        if not await own_step(query, callback_data, state) or query.message is None:
-            return
-        await query.answer()
-        if current == DefectDialog.confirm:
-            await ask_for_photos(query.message, state)
-            return
-        order = await svc.orders.find(Buyer.of(account), callback_data.order_id)
-        assert order is not None  # the dialog only keeps the buyer's own order
-        await ask_to_describe(query.message, order, state)
-
     return router

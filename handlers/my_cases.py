@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from aiogram import F, Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
+from aiogram.fsm.state import StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -18,132 +18,135 @@ from bot.domain.cases import case_status_label, case_type_label
 from bot.services import Services
 from bot.ui.callbacks import BuyerCaseAction, BuyerCaseCb, MenuAction, MenuCb, RateCb
 from bot.ui.keyboards import back_to_menu, main_menu
-from bot.ui.texts import MAX_TEXT, too_long
+from handlers.free_text import FreeText
 from storage.repositories.cases import OPEN_STATUSES
 
 SHOWN = 10
 
 
 class RatingDialog(StatesGroup):
-    comment = State()
+    comment = FreeText()
+
+
+async def my_requests(query: CallbackQuery, state: FSMContext, svc: Services) -> None:
+    await state.clear()
+    await query.answer()
+    cases = await svc.cases.for_buyer(query.from_user.id)
+    if not isinstance(query.message, Message):
+        return
+    if not cases:
+        await query.message.answer(
+            _("You have no requests yet. Choose a topic below to start one:"),
+            reply_markup=main_menu(),
+        )
+        return
+    tz = ZoneInfo(svc.settings.timezone)
+    lines = [_("Your requests:")]
+    builder = InlineKeyboardBuilder()
+    for case in cases[:SHOWN]:
+        lines.append(
+            _("№{number} · {type} · {status} · updated {time}").format(
+                number=case.id,
+                type=case_type_label(case.type),
+                status=case_status_label(case.status),
+                time=formatting.moment(case.updated_at, tz),
+            )
+        )
+        if case.status in OPEN_STATUSES:
+            builder.button(
+                text=_("✅ №{number} is solved, thanks").format(number=case.id),
+                callback_data=BuyerCaseCb(action=BuyerCaseAction.withdraw, case_id=case.id),
+            )
+    builder.button(text=_("⬅️ Main menu"), callback_data=MenuCb(action=MenuAction.home))
+    builder.adjust(1)
+    await query.message.answer("\n".join(lines), reply_markup=builder.as_markup())
+
+
+async def withdraw(query: CallbackQuery, callback_data: BuyerCaseCb, svc: Services) -> None:
+    case = await svc.cases.get(callback_data.case_id)
+    if case is None or case.buyer_id != query.from_user.id or not svc.cases.withdraw(case):
+        await query.answer(_("This button no longer works."))
+        return
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(
+            _("Glad it's sorted! Request №{number} is closed as solved.").format(number=case.id),
+            reply_markup=main_menu(),
+        )
+    svc.after_commit(
+        lambda h, b: h.tell_topic(
+            b,
+            case.id,
+            lambda: (_("✅ The buyer says the case is solved and withdrew it."), None),
+        )
+    )
+
+
+async def rate(
+    query: CallbackQuery, callback_data: RateCb, state: FSMContext, svc: Services
+) -> None:
+    case = await svc.cases.get(callback_data.case_id)
+    score = callback_data.score
+    if case is None or case.buyer_id != query.from_user.id or not svc.cases.rate(case, score):
+        await query.answer(_("This button no longer works."))
+        return
+    await query.answer()
+    await state.set_state(RatingDialog.comment)
+    await state.update_data(case_id=case.id)
+    if isinstance(query.message, Message):
+        await query.message.edit_text(
+            _(
+                "Thank you for rating request №{number}: {score} of 5. If you like, write "
+                "a comment in one message; or go back to the menu."
+            ).format(number=case.id, score=score),
+            reply_markup=back_to_menu(),
+        )
+    stars = "★" * score + "☆" * (5 - score)
+    svc.after_commit(
+        lambda h, b: h.tell_topic(
+            b,
+            case.id,
+            lambda: (
+                _("⭐ The buyer rated the help {stars} ({score}/5).").format(
+                    stars=stars, score=score
+                ),
+                None,
+            ),
+        )
+    )
+
+
+async def comment(message: Message, state: FSMContext, svc: Services) -> None:
+    assert message.text is not None
+    case_id = (await state.get_data()).get("case_id")
+    case = await svc.cases.get(int(case_id)) if case_id is not None else None
+    await state.clear()
+    if case is None or message.from_user is None or case.buyer_id != message.from_user.id:
+        await message.answer(_("What can I help with?"), reply_markup=main_menu())
+        return
+    svc.cases.comment(case, message.text)
+    await message.answer(_("Thank you, your comment is saved."), reply_markup=main_menu())
+    text = message.text
+    svc.after_commit(
+        lambda h, b: h.tell_topic(
+            b, case.id, lambda: (_("💬 The buyer's comment: {text}").format(text=text), None)
+        )
+    )
+
+
+async def comment_not_text(message: Message) -> None:
+    await message.answer(_("Please write your comment as text, or send /cancel to skip it."))
 
 
 def create_router() -> Router:
     router = Router(name=__name__)
-
-    @router.callback_query(MenuCb.filter(F.action == MenuAction.cases), StateFilter("*"))
-    async def my_requests(query: CallbackQuery, state: FSMContext, svc: Services) -> None:
-        await state.clear()
-        await query.answer()
-        cases = await svc.cases.for_buyer(query.from_user.id)
-        if not isinstance(query.message, Message):
-            return
-        if not cases:
-            await query.message.answer(
-                _("You have no requests yet. Choose a topic below to start one:"),
-                reply_markup=main_menu(),
-            )
-            return
-        tz = ZoneInfo(svc.settings.timezone)
-        lines = [_("Your requests:")]
-        builder = InlineKeyboardBuilder()
-        for case in cases[:SHOWN]:
-            lines.append(
-                _("№{number} · {type} · {status} · updated {time}").format(
-                    number=case.id,
-                    type=case_type_label(case.type),
-                    status=case_status_label(case.status),
-                    time=formatting.moment(case.updated_at, tz),
-                )
-            )
-            if case.status in OPEN_STATUSES:
-                builder.button(
-                    text=_("✅ №{number} is solved, thanks").format(number=case.id),
-                    callback_data=BuyerCaseCb(action=BuyerCaseAction.withdraw, case_id=case.id),
-                )
-        builder.button(text=_("⬅️ Main menu"), callback_data=MenuCb(action=MenuAction.home))
-        builder.adjust(1)
-        await query.message.answer("\n".join(lines), reply_markup=builder.as_markup())
-
-    @router.callback_query(BuyerCaseCb.filter(F.action == BuyerCaseAction.withdraw))
-    async def withdraw(query: CallbackQuery, callback_data: BuyerCaseCb, svc: Services) -> None:
-        case = await svc.cases.get(callback_data.case_id)
-        if case is None or case.buyer_id != query.from_user.id or not svc.cases.withdraw(case):
-            await query.answer(_("This button no longer works."))
-            return
-        await query.answer()
-        if isinstance(query.message, Message):
-            await query.message.answer(
-                _("Glad it's sorted! Request №{number} is closed as solved.").format(
-                    number=case.id
-                ),
-                reply_markup=main_menu(),
-            )
-        svc.after_commit(
-            lambda h, b: h.tell_topic(
-                b,
-                case.id,
-                lambda: (_("✅ The buyer says the case is solved and withdrew it."), None),
-            )
-        )
-
-    @router.callback_query(RateCb.filter(), StateFilter("*"))
-    async def rate(
-        query: CallbackQuery, callback_data: RateCb, state: FSMContext, svc: Services
-    ) -> None:
-        case = await svc.cases.get(callback_data.case_id)
-        score = callback_data.score
-        if case is None or case.buyer_id != query.from_user.id or not svc.cases.rate(case, score):
-            await query.answer(_("This button no longer works."))
-            return
-        await query.answer()
-        await state.set_state(RatingDialog.comment)
-        await state.update_data(case_id=case.id)
-        if isinstance(query.message, Message):
-            await query.message.edit_text(
-                _(
-                    "Thank you for rating request №{number}: {score} of 5. If you like, write "
-                    "a comment in one message; or go back to the menu."
-                ).format(number=case.id, score=score),
-                reply_markup=back_to_menu(),
-            )
-        stars = "★" * score + "☆" * (5 - score)
-        svc.after_commit(
-            lambda h, b: h.tell_topic(
-                b,
-                case.id,
-                lambda: (
-                    _("⭐ The buyer rated the help {stars} ({score}/5).").format(
-                        stars=stars, score=score
-                    ),
-                    None,
-                ),
-            )
-        )
-
-    @router.message(RatingDialog.comment, F.text)
-    async def comment(message: Message, state: FSMContext, svc: Services) -> None:
-        assert message.text is not None
-        if len(message.text) > MAX_TEXT:
-            await message.answer(too_long())
-            return
-        case_id = (await state.get_data()).get("case_id")
-        case = await svc.cases.get(int(case_id)) if case_id is not None else None
-        await state.clear()
-        if case is None or message.from_user is None or case.buyer_id != message.from_user.id:
-            await message.answer(_("What can I help with?"), reply_markup=main_menu())
-            return
-        svc.cases.comment(case, message.text)
-        await message.answer(_("Thank you, your comment is saved."), reply_markup=main_menu())
-        text = message.text
-        svc.after_commit(
-            lambda h, b: h.tell_topic(
-                b, case.id, lambda: (_("💬 The buyer's comment: {text}").format(text=text), None)
-            )
-        )
-
-    @router.message(RatingDialog.comment)
-    async def comment_not_text(message: Message) -> None:
-        await message.answer(_("Please write your comment as text, or send /cancel to skip it."))
-
+    router.callback_query.register(
+        my_requests, MenuCb.filter(F.action == MenuAction.cases), StateFilter("*")
+    )
+    router.callback_query.register(
+        withdraw, BuyerCaseCb.filter(F.action == BuyerCaseAction.withdraw)
+    )
+    router.callback_query.register(rate, RateCb.filter(), StateFilter("*"))
+    router.message.register(comment, RatingDialog.comment, F.text)
+    router.message.register(comment_not_text, RatingDialog.comment)
     return router

@@ -18,7 +18,7 @@ from bot.i18n import N_, ngettext
 from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
 from bot.ui.keyboards import main_menu
-from handlers.order_picker import OrderCb, OrderPageCb, Purpose, order_keyboard
+from handlers.order_picker import OrderCb, OrderPageCb, Purpose, order_keyboard, show_page
 from storage.models import Order, User
 
 METHOD_LABELS = {
@@ -100,57 +100,59 @@ def order_actions(order: Order) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
+async def my_orders(query: CallbackQuery, state: FSMContext, svc: Services, account: User) -> None:
+    await state.clear()
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    buyer = Buyer.of(account)
+    counts = await svc.orders.count_by_status(buyer)
+    if not counts:
+        await query.message.answer(
+            _(
+                "I can't see any orders of yours yet. If you shop on the marketplace, open "
+                "the personal link from your account page there: it connects your account "
+                "to this chat. Or choose a topic below and type the order number."
+            ),
+            reply_markup=main_menu(),
+        )
+        return
+    keyboard, _total = await order_keyboard(svc.orders, buyer, Purpose.view)
+    text = summary(counts) + "\n\n" + _("Newest first. Tap an order to see it:")
+    await query.message.answer(text, reply_markup=keyboard)
+
+
+async def turn_page(
+    query: CallbackQuery, callback_data: OrderPageCb, svc: Services, account: User
+) -> None:
+    keyboard, _total = await order_keyboard(
+        svc.orders, Buyer.of(account), Purpose.view, page=callback_data.page
+    )
+    await show_page(query, keyboard)
+
+
+async def show_order(
+    query: CallbackQuery, callback_data: OrderCb, svc: Services, account: User
+) -> None:
+    order = await svc.orders.find(Buyer.of(account), callback_data.order_id)
+    if order is None:
+        await query.answer(_("I can't find this order among yours."), show_alert=True)
+        return
+    await query.answer()
+    if isinstance(query.message, Message):
+        tz = ZoneInfo(svc.settings.timezone)
+        await query.message.answer(order_card(order, tz), reply_markup=order_actions(order))
+
+
 def create_router() -> Router:
     router = Router(name=__name__)
-
-    @router.callback_query(MenuCb.filter(F.action == MenuAction.orders), StateFilter("*"))
-    async def my_orders(
-        query: CallbackQuery, state: FSMContext, svc: Services, account: User
-    ) -> None:
-        await state.clear()
-        await query.answer()
-        if not isinstance(query.message, Message):
-            return
-        buyer = Buyer.of(account)
-        counts = await svc.orders.count_by_status(buyer)
-        if not counts:
-            await query.message.answer(
-                _(
-                    "I can't see any orders of yours yet. If you shop on the marketplace, open "
-                    "the personal link from your account page there: it connects your account "
-                    "to this chat. Or choose a topic below and type the order number."
-                ),
-                reply_markup=main_menu(),
-            )
-            return
-        keyboard, _total = await order_keyboard(svc.orders, buyer, Purpose.view)
-        text = summary(counts) + "\n\n" + _("Newest first. Tap an order to see it:")
-        await query.message.answer(text, reply_markup=keyboard)
-
-    @router.callback_query(OrderPageCb.filter(F.purpose == Purpose.view), StateFilter("*"))
-    async def turn_page(
-        query: CallbackQuery, callback_data: OrderPageCb, svc: Services, account: User
-    ) -> None:
-        await query.answer()
-        if not isinstance(query.message, Message):
-            return
-        keyboard, _total = await order_keyboard(
-            svc.orders, Buyer.of(account), Purpose.view, page=callback_data.page
-        )
-        if query.message.reply_markup != keyboard:  # not the page it shows ("Page 2 of 3")
-            await query.message.edit_text(query.message.text or "", reply_markup=keyboard)
-
-    @router.callback_query(OrderCb.filter(F.purpose == Purpose.view), StateFilter("*"))
-    async def show_order(
-        query: CallbackQuery, callback_data: OrderCb, svc: Services, account: User
-    ) -> None:
-        order = await svc.orders.find(Buyer.of(account), callback_data.order_id)
-        if order is None:
-            await query.answer(_("I can't find this order among yours."), show_alert=True)
-            return
-        await query.answer()
-        if isinstance(query.message, Message):
-            tz = ZoneInfo(svc.settings.timezone)
-            await query.message.answer(order_card(order, tz), reply_markup=order_actions(order))
-
+    router.callback_query.register(
+        my_orders, MenuCb.filter(F.action == MenuAction.orders), StateFilter("*")
+    )
+    router.callback_query.register(
+        turn_page, OrderPageCb.filter(F.purpose == Purpose.view), StateFilter("*")
+    )
+    router.callback_query.register(
+        show_order, OrderCb.filter(F.purpose == Purpose.view), StateFilter("*")
+    )
     return router

@@ -1,7 +1,10 @@
 """Choosing one of the buyer's own orders: from buttons, page by page, or by its number.
 
-Dialogs show `ask_for_order(...)`, register `page_turner(...)` for their purpose, and
-take the order from `chosen_order(...)` (a button) or `typed_order(...)` (a number).
+A dialog about an order declares its `OrderStep` (purpose, the state where a number
+is typed, and how the dialog begins with the order) and, when the menu opens it with
+a list, an `OrderQuestion` (which orders to list, the prompt). `ask_order(router, ...)`
+or `take_order(router, ...)` registers this module's shared handlers for it: `ask`
+(the list), `turn_page`, `picked` (a button, from any state) and `typed` (a number).
 The order id in a button is untrusted and a typed number may be anyone's: both are
 looked up with `svc.orders.find(buyer, order_id)`, which only ever returns the buyer's
 own order. An unknown number and someone else's get the same answer, with an offer
@@ -11,9 +14,11 @@ to pass the number as typed to an agent (this module's router handles that offer
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, Protocol
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -21,20 +26,26 @@ from aiogram.filters import StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    TelegramObject,
+)
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain import formatting
-from bot.domain.cases import CaseType, Entry
+from bot.domain.cases import CaseType
 from bot.domain.orders import Buyer, OrderSource, order_status_label
 from bot.i18n import N_
 from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
 from bot.ui.keyboards import back_to_menu, main_menu
-from bot.ui.replies import open_case, reply
-from bot.ui.texts import MAX_TEXT, too_long
+from bot.ui.replies import ChatMessage, open_case_from_text, reply
+from handlers.free_text import FreeText
 from storage.models import Order, User
 
 PAGE_SIZE = 5
@@ -66,7 +77,7 @@ class UnknownOrderCb(CallbackData, prefix="uo"):
 
 
 class UnknownOrder(StatesGroup):
-    describe = State()
+    describe = FreeText()
 
 
 # What the buyer was doing when the number was not found, for the agent's note.
@@ -175,21 +186,54 @@ async def ask_for_order(
         await target.answer(text, reply_markup=markup)
 
 
+def given(**data: Any) -> Callable[[TelegramObject], dict[str, Any]]:
+    """A filter that always passes and hands `data` to the handler as keyword arguments
+    (aiogram merges a filter's dict into the handler's data)."""
+
+    def hand_over(_event: TelegramObject) -> dict[str, Any]:
+        return data
+
+    return hand_over
+
+
+async def turn_page(
+    query: CallbackQuery,
+    callback_data: OrderPageCb,
+    svc: Services,
+    account: User,
+    statuses: Sequence[str],
+) -> None:
+    """Show another page of an order list, in place."""
+    markup, _total = await order_keyboard(
+        svc.orders,
+        Buyer.of(account),
+        callback_data.purpose,
+        statuses=statuses,
+        page=callback_data.page,
+    )
+    await query.answer()
+    if isinstance(query.message, Message):
+        # Pressing the current page's own button changes nothing; Telegram says so.
+        with suppress(TelegramBadRequest):
+            await query.message.edit_reply_markup(reply_markup=markup)
+
+
 def page_turner(router: Router, purpose: Purpose, statuses: Sequence[str]) -> None:
     """Let the order list of `purpose` turn its pages (in place, from any state)."""
+    router.callback_query.register(
+        turn_page,
+        OrderPageCb.filter(F.purpose == purpose),
+        StateFilter("*"),
+        given(statuses=statuses),
+    )
 
-    @router.callback_query(OrderPageCb.filter(F.purpose == purpose), StateFilter("*"))
-    async def turn_page(
-        query: CallbackQuery, callback_data: OrderPageCb, svc: Services, account: User
-    ) -> None:
-        markup, _total = await order_keyboard(
-            svc.orders, Buyer.of(account), purpose, statuses=statuses, page=callback_data.page
-        )
-        await query.answer()
-        if isinstance(query.message, Message):
-            # Pressing the current page's own button changes nothing; Telegram says so.
-            with suppress(TelegramBadRequest):
-                await query.message.edit_reply_markup(reply_markup=markup)
+
+async def show_page(query: CallbackQuery, keyboard: InlineKeyboardMarkup) -> None:
+    """Put another page of a list under the message whose page button was pressed."""
+    await query.answer()
+    # Not when it already shows that page (its own "Page 2 of 3" button).
+    if isinstance(query.message, Message) and query.message.reply_markup != keyboard:
+        await query.message.edit_text(query.message.text or "", reply_markup=keyboard)
 
 
 def not_found_text(number: str) -> str:
@@ -255,61 +299,161 @@ async def chosen_order(
     return order
 
 
+async def offer_taken(
+    query: CallbackQuery, callback_data: UnknownOrderCb, state: FSMContext
+) -> None:
+    number = typed_number(callback_data.number)
+    if number is None:
+        await reply(query, _("This button no longer works."), main_menu())
+        return
+    await state.clear()
+    await state.set_state(UnknownOrder.describe)
+    await state.update_data(number=number, purpose=callback_data.purpose.value)
+    await reply(
+        query,
+        _(
+            "Tell me in one message what you need with order №{number}, and I will pass "
+            "it to a support agent together with the number."
+        ).format(number=number),
+        back_to_menu(),
+    )
+
+
+async def described(
+    message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
+) -> None:
+    data = await state.get_data()
+    number = str(data["number"])
+    with i18n.use_locale(svc.settings.agent_locale):
+        note = _(
+            "The buyer asked about order №{number} ({topic}); it is not among their "
+            "orders on record."
+        ).format(number=number, topic=_(PURPOSE_TOPICS[Purpose(data["purpose"])]))
+    await open_case_from_text(
+        message,
+        state,
+        svc,
+        account,
+        i18n,
+        type_=CaseType.unknown_order,
+        order_id=number,
+        note=note,
+    )
+
+
+async def not_described(message: Message) -> None:
+    await message.answer(
+        _("Please describe your question in words first; you can send photos after that.")
+    )
+
+
+class Begin(Protocol):
+    """What a dialog does once it knows the buyer's order."""
+
+    async def __call__(
+        self,
+        target: ChatMessage,
+        order: Order,
+        state: FSMContext,
+        svc: Services,
+        account: User,
+        i18n: I18n,
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class OrderStep:
+    """A dialog's first step: which of the buyer's own orders it is about.
+
+    The order comes from a pressed order button of `purpose` (from any state: order
+    cards in "My orders" lead here too) or from a number typed at `state`; then the
+    dialog `begin`s with it.
+    """
+
+    purpose: Purpose
+    state: State
+    begin: Begin
+
+
+@dataclass(frozen=True)
+class OrderQuestion:
+    """How a dialog opens from the menu: it lists the buyer's orders in `statuses`."""
+
+    step: OrderStep
+    menu: MenuAction
+    statuses: tuple[str, ...]
+    prompt: Callable[[], str]
+    no_orders: Callable[[], str]
+    """Both texts are made when shown, in the buyer's language."""
+
+
+async def ask(
+    query: CallbackQuery, state: FSMContext, svc: Services, account: User, question: OrderQuestion
+) -> None:
+    """(Re)start a dialog at its order step: the buyer's orders that fit, as buttons."""
+    await state.clear()
+    await state.set_state(question.step.state)
+    await ask_for_order(
+        query,
+        svc,
+        account,
+        question.step.purpose,
+        statuses=question.statuses,
+        prompt=question.prompt(),
+        no_orders=question.no_orders(),
+    )
+
+
+async def picked(
+    query: CallbackQuery,
+    callback_data: OrderCb,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+    i18n: I18n,
+    step: OrderStep,
+) -> None:
+    order = await chosen_order(query, callback_data, svc, account)
+    if order is None:
+        await state.set_state(step.state)
+    elif query.message is not None:
+        await step.begin(query.message, order, state, svc, account, i18n)
+
+
+async def typed(
+    message: Message,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+    i18n: I18n,
+    step: OrderStep,
+) -> None:
+    order = await typed_order(message, svc, account, step.purpose)
+    if order is not None:
+        await step.begin(message, order, state, svc, account, i18n)
+
+
+def take_order(router: Router, step: OrderStep) -> None:
+    """Register the order step: a pressed order button or a typed number begins the dialog."""
+    router.callback_query.register(
+        picked, OrderCb.filter(F.purpose == step.purpose), StateFilter("*"), given(step=step)
+    )
+    router.message.register(typed, step.state, given(step=step))
+
+
+def ask_order(router: Router, question: OrderQuestion) -> None:
+    """Register a dialog's opening from the menu, its order list's pages and its order step."""
+    page_turner(router, question.step.purpose, question.statuses)
+    router.callback_query.register(
+        ask, MenuCb.filter(F.action == question.menu), StateFilter("*"), given(question=question)
+    )
+    take_order(router, question.step)
+
+
 def create_router() -> Router:
     """The offer to pass an order number the bot cannot find to an agent."""
     router = Router(name=__name__)
-
-    @router.callback_query(UnknownOrderCb.filter(), StateFilter("*"))
-    async def offer_taken(
-        query: CallbackQuery, callback_data: UnknownOrderCb, state: FSMContext
-    ) -> None:
-        number = typed_number(callback_data.number)
-        if number is None:
-            await reply(query, _("This button no longer works."), main_menu())
-            return
-        await state.clear()
-        await state.set_state(UnknownOrder.describe)
-        await state.update_data(number=number, purpose=callback_data.purpose.value)
-        await reply(
-            query,
-            _(
-                "Tell me in one message what you need with order №{number}, and I will pass "
-                "it to a support agent together with the number."
-            ).format(number=number),
-            back_to_menu(),
-        )
-
-    @router.message(UnknownOrder.describe, F.text)
-    async def described(
-        message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
-    ) -> None:
-        assert message.text is not None
-        if len(message.text) > MAX_TEXT:
-            await message.answer(too_long())
-            return
-        data = await state.get_data()
-        number = str(data["number"])
-        with i18n.use_locale(svc.settings.agent_locale):
-            note = _(
-                "The buyer asked about order №{number} ({topic}); it is not among their "
-                "orders on record."
-            ).format(number=number, topic=_(PURPOSE_TOPICS[Purpose(data["purpose"])]))
-        await open_case(
-            message,
-            state,
-            svc,
-            account,
-            i18n,
-            type_=CaseType.unknown_order,
-            order_id=number,
-            reason=message.text,
-            entries=[Entry(sender="bot", text=note), Entry.from_message(message)],
-        )
-
-    @router.message(UnknownOrder.describe)
-    async def not_described(message: Message) -> None:
-        await message.answer(
-            _("Please describe your question in words first; you can send photos after that.")
-        )
-
+    router.callback_query.register(offer_taken, UnknownOrderCb.filter(), StateFilter("*"))
+    router.message.register(described, UnknownOrder.describe, F.text)
+    router.message.register(not_described, UnknownOrder.describe)
     return router

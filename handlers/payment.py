@@ -19,13 +19,13 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.domain.cases import CaseType, Entry
+from bot.domain.cases import CaseType
 from bot.i18n import N_
 from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
 from bot.ui.keyboards import main_menu
-from bot.ui.replies import open_case
-from bot.ui.texts import MAX_TEXT, too_long
+from bot.ui.replies import open_case_from_text
+from handlers.free_text import FreeText
 from storage.models import User
 
 # (what it is, what to do), in the order a buyer should check them.
@@ -78,7 +78,7 @@ class PaymentDialog(StatesGroup):
     kind = State()
     cause = State()
     advice = State()
-    describe = State()
+    describe = FreeText()
 
 
 class PayAction(StrEnum):
@@ -159,134 +159,142 @@ async def _to_cause(target: Message, state: FSMContext, index: int) -> None:
     await _show(target, cause_screen(index))
 
 
-def create_router() -> Router:
-    router = Router(name=__name__)
+async def enter(query: CallbackQuery, state: FSMContext) -> None:
+    await state.clear()
+    await state.set_state(PaymentDialog.kind)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await _show(query.message, kind_screen())
 
-    @router.callback_query(MenuCb.filter(F.action == MenuAction.payment), StateFilter("*"))
-    async def enter(query: CallbackQuery, state: FSMContext) -> None:
-        await state.clear()
-        await state.set_state(PaymentDialog.kind)
-        await query.answer()
-        if isinstance(query.message, Message):
-            await _show(query.message, kind_screen())
 
-    @router.callback_query(
-        PaymentDialog.kind, PayCb.filter(F.action.in_({PayAction.new, PayAction.repay}))
-    )
-    async def chosen_kind(query: CallbackQuery, callback_data: PayCb, state: FSMContext) -> None:
-        await query.answer()
-        if not isinstance(query.message, Message):
-            return
-        if callback_data.action is PayAction.repay:
-            await query.message.answer(
-                _(
-                    "A declined payment can't be repeated as it was. Add the order to the cart "
-                    "again and pay for it from the cart, as a new payment.\n\nIf that fails "
-                    "too, let's find the cause together. The usual ones are below, one by one."
-                )
+async def chosen_kind(query: CallbackQuery, callback_data: PayCb, state: FSMContext) -> None:
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    if callback_data.action is PayAction.repay:
+        await query.message.answer(
+            _(
+                "A declined payment can't be repeated as it was. Add the order to the cart "
+                "again and pay for it from the cart, as a new payment.\n\nIf that fails "
+                "too, let's find the cause together. The usual ones are below, one by one."
             )
-        await _to_cause(query.message, state, 0)
+        )
+    await _to_cause(query.message, state, 0)
 
-    @router.callback_query(PaymentDialog.cause, PayCb.filter(F.action == PayAction.next))
-    async def next_cause(query: CallbackQuery, state: FSMContext) -> None:
-        await query.answer()
-        index = int((await state.get_data()).get("cause", 0)) + 1
-        if not isinstance(query.message, Message):
-            return
-        if index < len(CAUSES):
-            await _to_cause(query.message, state, index)
-        else:
-            await state.set_state(PaymentDialog.advice)
-            await _show(query.message, advice_screen())
 
-    @router.callback_query(PaymentDialog.cause, PayCb.filter(F.action == PayAction.back))
-    async def previous_cause(query: CallbackQuery, state: FSMContext) -> None:
-        await query.answer()
-        index = int((await state.get_data()).get("cause", 0)) - 1
-        if not isinstance(query.message, Message):
-            return
-        if index >= 0:
-            await _to_cause(query.message, state, index)
-        else:
-            await state.set_state(PaymentDialog.kind)
-            await _show(query.message, kind_screen())
-
-    @router.callback_query(PaymentDialog.cause, PayCb.filter(F.action == PayAction.solved))
-    async def solved(query: CallbackQuery, state: FSMContext) -> None:
-        await state.clear()
-        await query.answer()
-        if isinstance(query.message, Message):
-            await query.message.answer(
-                _(
-                    "Glad we found it. Once that's sorted, try paying again. If it still "
-                    "fails, come back: “Payment problem” in the menu."
-                ),
-                reply_markup=main_menu(),
-            )
-
-    @router.callback_query(PaymentDialog.advice, PayCb.filter(F.action == PayAction.back))
-    async def back_to_last_cause(query: CallbackQuery, state: FSMContext) -> None:
-        await query.answer()
-        if isinstance(query.message, Message):
-            await _to_cause(query.message, state, len(CAUSES) - 1)
-
-    @router.callback_query(PaymentDialog.advice, PayCb.filter(F.action == PayAction.later))
-    async def try_later(query: CallbackQuery, state: FSMContext) -> None:
-        await state.clear()
-        await query.answer()
-        if isinstance(query.message, Message):
-            await query.message.answer(
-                _("Good luck with the payment! I'm here if you need anything else."),
-                reply_markup=main_menu(),
-            )
-
-    @router.callback_query(PaymentDialog.advice, PayCb.filter(F.action == PayAction.failing))
-    async def still_failing(query: CallbackQuery, state: FSMContext) -> None:
-        await state.set_state(PaymentDialog.describe)
-        await query.answer()
-        if isinstance(query.message, Message):
-            await _show(query.message, describe_screen())
-
-    @router.callback_query(PaymentDialog.describe, PayCb.filter(F.action == PayAction.back))
-    async def back_to_advice(query: CallbackQuery, state: FSMContext) -> None:
+async def next_cause(query: CallbackQuery, state: FSMContext) -> None:
+    await query.answer()
+    index = int((await state.get_data()).get("cause", 0)) + 1
+    if not isinstance(query.message, Message):
+        return
+    if index < len(CAUSES):
+        await _to_cause(query.message, state, index)
+    else:
         await state.set_state(PaymentDialog.advice)
-        await query.answer()
-        if isinstance(query.message, Message):
-            await _show(query.message, advice_screen())
+        await _show(query.message, advice_screen())
 
-    @router.message(PaymentDialog.describe, F.text)
-    async def described(
-        message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
-    ) -> None:
-        assert message.text is not None
-        if len(message.text) > MAX_TEXT:
-            await message.answer(too_long())
-            return
-        await open_case(
-            message,
-            state,
-            svc,
-            account,
-            i18n,
-            type_=CaseType.payment,
-            entries=[Entry.from_message(message)],
-            reason=message.text,
+
+async def previous_cause(query: CallbackQuery, state: FSMContext) -> None:
+    await query.answer()
+    index = int((await state.get_data()).get("cause", 0)) - 1
+    if not isinstance(query.message, Message):
+        return
+    if index >= 0:
+        await _to_cause(query.message, state, index)
+    else:
+        await state.set_state(PaymentDialog.kind)
+        await _show(query.message, kind_screen())
+
+
+async def solved(query: CallbackQuery, state: FSMContext) -> None:
+    await state.clear()
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(
+            _(
+                "Glad we found it. Once that's sorted, try paying again. If it still "
+                "fails, come back: “Payment problem” in the menu."
+            ),
+            reply_markup=main_menu(),
         )
 
-    @router.message(PaymentDialog.describe)
-    async def describe_in_words(message: Message) -> None:
-        await message.answer(_("Please describe what happens in words, in one message."))
 
-    @router.message(StateFilter(PaymentDialog.kind, PaymentDialog.cause, PaymentDialog.advice))
-    async def use_buttons(message: Message, state: FSMContext) -> None:
-        current = await state.get_state()
-        if current == PaymentDialog.kind.state:
-            screen = kind_screen()
-        elif current == PaymentDialog.cause.state:
-            screen = cause_screen(int((await state.get_data()).get("cause", 0)))
-        else:
-            screen = advice_screen()
-        await message.answer(_("Please answer with the buttons; here is where we are:"))
-        await _show(message, screen)
+async def back_to_last_cause(query: CallbackQuery, state: FSMContext) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await _to_cause(query.message, state, len(CAUSES) - 1)
 
+
+async def try_later(query: CallbackQuery, state: FSMContext) -> None:
+    await state.clear()
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(
+            _("Good luck with the payment! I'm here if you need anything else."),
+            reply_markup=main_menu(),
+        )
+
+
+async def still_failing(query: CallbackQuery, state: FSMContext) -> None:
+    await state.set_state(PaymentDialog.describe)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await _show(query.message, describe_screen())
+
+
+async def back_to_advice(query: CallbackQuery, state: FSMContext) -> None:
+    await state.set_state(PaymentDialog.advice)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await _show(query.message, advice_screen())
+
+
+async def described(
+    message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
+) -> None:
+    await open_case_from_text(message, state, svc, account, i18n, type_=CaseType.payment)
+
+
+async def describe_in_words(message: Message) -> None:
+    await message.answer(_("Please describe what happens in words, in one message."))
+
+
+async def use_buttons(message: Message, state: FSMContext) -> None:
+    current = await state.get_state()
+    if current == PaymentDialog.kind.state:
+        screen = kind_screen()
+    elif current == PaymentDialog.cause.state:
+        screen = cause_screen(int((await state.get_data()).get("cause", 0)))
+    else:
+        screen = advice_screen()
+    await message.answer(_("Please answer with the buttons; here is where we are:"))
+    await _show(message, screen)
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.callback_query.register(
+        enter, MenuCb.filter(F.action == MenuAction.payment), StateFilter("*")
+    )
+    router.callback_query.register(
+        chosen_kind,
+        PaymentDialog.kind,
+        PayCb.filter(F.action.in_({PayAction.new, PayAction.repay})),
+    )
+    # (handler, at step, on button): the buttons of each step, one handler each.
+    for handler, step, action in (
+        (next_cause, PaymentDialog.cause, PayAction.next),
+        (previous_cause, PaymentDialog.cause, PayAction.back),
+        (solved, PaymentDialog.cause, PayAction.solved),
+        (back_to_last_cause, PaymentDialog.advice, PayAction.back),
+        (try_later, PaymentDialog.advice, PayAction.later),
+        (still_failing, PaymentDialog.advice, PayAction.failing),
+        (back_to_advice, PaymentDialog.describe, PayAction.back),
+    ):
+        router.callback_query.register(handler, step, PayCb.filter(F.action == action))
+    router.message.register(described, PaymentDialog.describe, F.text)
+    router.message.register(describe_in_words, PaymentDialog.describe)
+    router.message.register(
+        use_buttons, StateFilter(PaymentDialog.kind, PaymentDialog.cause, PaymentDialog.advice)
+    )
     return router

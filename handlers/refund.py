@@ -6,6 +6,7 @@ The rules are `bot.domain.policies.refund_verdict`; this dialog asks and reports
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import assert_never
 from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
@@ -23,18 +24,19 @@ from bot.domain.cases import CaseType, Entry
 from bot.domain.orders import Buyer, OrderStatus, order_status_label
 from bot.domain.policies import RefundVerdict
 from bot.services import Services
-from bot.ui.callbacks import MenuAction, MenuCb
+from bot.ui.callbacks import MenuAction
 from bot.ui.keyboards import with_way_out
-from bot.ui.replies import ChatMessage, open_case, reply
-from bot.ui.texts import MAX_TEXT, refund_arrival, too_long
+from bot.ui.replies import ChatMessage, open_case, open_case_from_text, reply
+from bot.ui.texts import refund_arrival
+from handlers.free_text import FreeText
 from handlers.order_picker import (
     OrderCb,
+    OrderQuestion,
+    OrderStep,
     Purpose,
-    ask_for_order,
-    chosen_order,
+    ask,
+    ask_order,
     order_summary,
-    page_turner,
-    typed_order,
 )
 from storage.models import Order, User
 
@@ -44,7 +46,7 @@ STATUSES = (OrderStatus.cancelled, OrderStatus.refunded, OrderStatus.delivered)
 class RefundDialog(StatesGroup):
     order = State()
     why = State()
-    other = State()
+    other = FreeText()
 
 
 class RefundAction(StrEnum):
@@ -65,6 +67,13 @@ def back_keyboard(
         builder or InlineKeyboardBuilder(),
         RefundCb(action=RefundAction.back, order_id=order.order_id),
     )
+
+
+def onward_keyboard(order: Order, purpose: Purpose, label: str) -> InlineKeyboardMarkup:
+    """A button into another dialog about the same order, then Back and a person."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=label, callback_data=OrderCb(purpose=purpose, order_id=order.order_id))
+    return back_keyboard(order, builder)
 
 
 def why_keyboard(order: Order) -> InlineKeyboardMarkup:
@@ -100,271 +109,243 @@ async def show_order(
     await state.set_state(RefundDialog.order)
     await state.update_data(order_id=number)
     tz = ZoneInfo(svc.settings.timezone)
-    if verdict == RefundVerdict.nothing_charged:
-        await target.answer(
-            _(
-                "Your {order} was not paid, so nothing was charged and there is no money to return."
-            ).format(order=summary),
-            reply_markup=back_keyboard(order),
-        )
-    elif verdict == RefundVerdict.not_cancelled:
-        builder = InlineKeyboardBuilder()
-        builder.button(
-            text=_("❌ Cancel this order"),
-            callback_data=OrderCb(purpose=Purpose.cancel, order_id=number),
-        )
-        await target.answer(
-            _(
-                "Your {order} is paid and awaiting shipment; no refund has been issued for it. "
-                "To get the money back, cancel the order first."
-            ).format(order=summary),
-            reply_markup=back_keyboard(order, builder),
-        )
-    elif verdict == RefundVerdict.in_transit:
-        builder = InlineKeyboardBuilder()
-        builder.button(
-            text=_("📦 Defective or damaged item"),
-            callback_data=OrderCb(purpose=Purpose.defect, order_id=number),
-        )
-        await target.answer(
-            _(
-                "Your {order} is on its way, so there is nothing to refund yet. If it arrives "
-                "damaged or not as described, report it here and support will arrange the "
-                "refund."
-            ).format(order=summary),
-            reply_markup=back_keyboard(order, builder),
-        )
-    elif verdict == RefundVerdict.delivered:
-        await state.set_state(RefundDialog.why)
-        await target.answer(
-            _("Your {order} is delivered. What is wrong with it?").format(order=summary),
-            reply_markup=why_keyboard(order),
-        )
-    elif verdict in (RefundVerdict.on_balance, RefundVerdict.on_the_way):
-        assert order.refund_issued_at is not None
-        await target.answer(
-            _("The refund for your {order} was issued on {date}.").format(
-                order=summary, date=formatting.day(order.refund_issued_at, tz)
+    match verdict:
+        case RefundVerdict.nothing_charged:
+            await target.answer(
+                _(
+                    "Your {order} was not paid, so nothing was charged and there is no money "
+                    "to return."
+                ).format(order=summary),
+                reply_markup=back_keyboard(order),
             )
-            + "\n\n"
-            + refund_arrival(order, svc.settings),
-            reply_markup=back_keyboard(order),
-        )
-    elif verdict == RefundVerdict.overdue:
-        assert order.refund_issued_at is not None
-        issued = order.refund_issued_at
-        due = policies.refund_due(issued, svc.settings)
-        with i18n.use_locale(svc.settings.agent_locale):
-            note = _(
-                "Refund for order №{number} issued {issued}, due by {due}; the buyer says it "
-                "has not arrived."
-            ).format(number=number, issued=formatting.day(issued, tz), due=formatting.day(due, tz))
-        await open_case(
-            target,
-            state,
-            svc,
-            account,
-            i18n,
-            order_id=number,
-            type_=CaseType.refund_not_received,
-            intro=_(
-                "The refund for your {order} was issued on {issued} and should have arrived by "
-                "{due}. I have asked a support agent to find out where it is."
-            ).format(order=summary, issued=formatting.day(issued, tz), due=formatting.day(due, tz)),
-            entries=[Entry(sender="bot", text=note)],
-            reason=note,
-        )
-    else:
-        with i18n.use_locale(svc.settings.agent_locale):
-            note = _(
-                "Order №{number} is {status} after payment, but no refund is on record. "
-                "Please check."
-            ).format(number=number, status=order_status_label(order.status))
-        await open_case(
-            target,
-            state,
-            svc,
-            account,
-            i18n,
-            order_id=number,
-            type_=CaseType.refund_check,
-            intro=_(
+        case RefundVerdict.not_cancelled:
+            await target.answer(
+                _(
+                    "Your {order} is paid and awaiting shipment; no refund has been issued for "
+                    "it. To get the money back, cancel the order first."
+                ).format(order=summary),
+                reply_markup=onward_keyboard(order, Purpose.cancel, _("❌ Cancel this order")),
+            )
+        case RefundVerdict.in_transit:
+            await target.answer(
+                _(
+                    "Your {order} is on its way, so there is nothing to refund yet. If it "
+                    "arrives damaged or not as described, report it here and support will "
+                    "arrange the refund."
+                ).format(order=summary),
+                reply_markup=onward_keyboard(
+                    order, Purpose.defect, _("📦 Defective or damaged item")
+                ),
+            )
+        case RefundVerdict.delivered:
+            await state.set_state(RefundDialog.why)
+            await target.answer(
+                _("Your {order} is delivered. What is wrong with it?").format(order=summary),
+                reply_markup=why_keyboard(order),
+            )
+        case RefundVerdict.on_balance | RefundVerdict.on_the_way:
+            assert order.refund_issued_at is not None
+            await target.answer(
+                _("The refund for your {order} was issued on {date}.").format(
+                    order=summary, date=formatting.day(order.refund_issued_at, tz)
+                )
+                + "\n\n"
+                + refund_arrival(order, svc.settings),
+                reply_markup=back_keyboard(order),
+            )
+        case RefundVerdict.overdue:
+            assert order.refund_issued_at is not None
+            issued = order.refund_issued_at
+            due = policies.refund_due(issued, svc.settings)
+            # Dates in each reader's own language: the note's agent, the intro's buyer.
+            with i18n.use_locale(svc.settings.agent_locale):
+                note = _(
+                    "Refund for order №{number} issued {issued}, due by {due}; the buyer says "
+                    "it has not arrived."
+                ).format(
+                    number=number, issued=formatting.day(issued, tz), due=formatting.day(due, tz)
+                )
+            intro = _(
+                "The refund for your {order} was issued on {issued} and should have arrived "
+                "by {due}. I have asked a support agent to find out where it is."
+            ).format(order=summary, issued=formatting.day(issued, tz), due=formatting.day(due, tz))
+            await ask_agent(
+                target, state, svc, account, i18n, order, CaseType.refund_not_received, note, intro
+            )
+        case RefundVerdict.unrecorded:
+            with i18n.use_locale(svc.settings.agent_locale):
+                note = _(
+                    "Order №{number} is {status} after payment, but no refund is on record. "
+                    "Please check."
+                ).format(number=number, status=order_status_label(order.status))
+            intro = _(
                 "Your {order} is cancelled, but I have no record of its refund yet, so I have "
                 "passed it to a support agent to check."
-            ).format(order=summary),
-            entries=[Entry(sender="bot", text=note)],
-            reason=note,
-        )
+            ).format(order=summary)
+            await ask_agent(
+                target, state, svc, account, i18n, order, CaseType.refund_check, note, intro
+            )
+        case _:
+            assert_never(verdict)
+
+
+async def ask_agent(
+    target: ChatMessage,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+    i18n: I18n,
+    order: Order,
+    type_: CaseType,
+    note: str,
+    intro: str,
+) -> None:
+    """Open a case about the order with the bot's `note` for the agent; tell the buyer `intro`."""
+    await open_case(
+        target,
+        state,
+        svc,
+        account,
+        i18n,
+        order_id=order.order_id,
+        type_=type_,
+        intro=intro,
+        entries=[Entry(sender="bot", text=note)],
+        reason=note,
+    )
+
+
+QUESTION = OrderQuestion(
+    step=OrderStep(Purpose.refund, RefundDialog.order, begin=show_order),
+    menu=MenuAction.refund,
+    statuses=STATUSES,
+    prompt=lambda: _("Which order is the refund about? Choose it below or type its number."),
+    no_orders=lambda: _(
+        "I don't see cancelled, refunded or delivered orders of yours. If you have the "
+        "order number, type it."
+    ),
+)
+
+
+async def current_order(
+    query: CallbackQuery,
+    callback_data: RefundCb,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+) -> Order | None:
+    """The order this dialog is about, if the pressed button belongs to it."""
+    data = await state.get_data()
+    order = await svc.orders.find(Buyer.of(account), callback_data.order_id)
+    if order is None or data.get("order_id") != callback_data.order_id:
+        await query.answer(_("This button no longer works."))
+        return None
+    return order
+
+
+async def back(
+    query: CallbackQuery,
+    callback_data: RefundCb,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+    i18n: I18n,
+) -> None:
+    order = await current_order(query, callback_data, state, svc, account)
+    if order is None:
+        return
+    if await state.get_state() == RefundDialog.other and query.message is not None:
+        await query.answer()
+        await show_order(query.message, order, state, svc, account, i18n)
+        return
+    await ask(query, state, svc, account, QUESTION)
+
+
+async def not_received(
+    query: CallbackQuery,
+    callback_data: RefundCb,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+    i18n: I18n,
+) -> None:
+    order = await current_order(query, callback_data, state, svc, account)
+    if order is None or query.message is None:
+        return
+    await query.answer()
+    with i18n.use_locale(svc.settings.agent_locale):
+        note = _(
+            "Order №{number} shows as delivered, but the buyer says they did not receive it."
+        ).format(number=order.order_id)
+    intro = _(
+        "I'm sorry your {order} hasn't reached you although it shows as delivered. "
+        "A support agent will find out what happened with the delivery."
+    ).format(order=order_summary(order))
+    await ask_agent(
+        query.message, state, svc, account, i18n, order, CaseType.not_received, note, intro
+    )
+
+
+async def other(
+    query: CallbackQuery,
+    callback_data: RefundCb,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+) -> None:
+    order = await current_order(query, callback_data, state, svc, account)
+    if order is None:
+        return
+    await state.set_state(RefundDialog.other)
+    await reply(
+        query,
+        _("Tell me in one message what is wrong with order №{number}.").format(
+            number=order.order_id
+        ),
+        back_keyboard(order),
+    )
+
+
+async def why_expected(message: Message) -> None:
+    await message.answer(_("Please choose what is wrong with the order using the buttons above."))
+
+
+async def other_written(
+    message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
+) -> None:
+    await open_case_from_text(
+        message,
+        state,
+        svc,
+        account,
+        i18n,
+        type_=CaseType.general,
+        order_id=str((await state.get_data())["order_id"]),
+        intro=_("Thank you, I have passed it on."),
+    )
+
+
+async def other_expected(message: Message) -> None:
+    await message.answer(
+        _("Please describe the problem in words first; you can send photos after that.")
+    )
 
 
 def create_router() -> Router:
     router = Router(name=__name__)
-    page_turner(router, Purpose.refund, STATUSES)
-
-    @router.callback_query(MenuCb.filter(F.action == MenuAction.refund), StateFilter("*"))
-    async def start(query: CallbackQuery, state: FSMContext, svc: Services, account: User) -> None:
-        await state.clear()
-        await state.set_state(RefundDialog.order)
-        await ask_for_order(
-            query,
-            svc,
-            account,
-            Purpose.refund,
-            statuses=STATUSES,
-            prompt=_("Which order is the refund about? Choose it below or type its number."),
-            no_orders=_(
-                "I don't see cancelled, refunded or delivered orders of yours. If you have the "
-                "order number, type it."
-            ),
-        )
-
-    @router.callback_query(OrderCb.filter(F.purpose == Purpose.refund), StateFilter("*"))
-    async def picked(
-        query: CallbackQuery,
-        callback_data: OrderCb,
-        state: FSMContext,
-        svc: Services,
-        account: User,
-        i18n: I18n,
-    ) -> None:
-        order = await chosen_order(query, callback_data, svc, account)
-        if order is None:
-            await state.set_state(RefundDialog.order)
-        elif query.message is not None:
-            await show_order(query.message, order, state, svc, account, i18n)
-
-    @router.message(RefundDialog.order)
-    async def typed(
-        message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
-    ) -> None:
-        order = await typed_order(message, svc, account, Purpose.refund)
-        if order is not None:
-            await show_order(message, order, state, svc, account, i18n)
-
-    async def current_order(
-        query: CallbackQuery,
-        callback_data: RefundCb,
-        state: FSMContext,
-        svc: Services,
-        account: User,
-    ) -> Order | None:
-        """The order this dialog is about, if the pressed button belongs to it."""
-        data = await state.get_data()
-        order = await svc.orders.find(Buyer.of(account), callback_data.order_id)
-        if order is None or data.get("order_id") != callback_data.order_id:
-            await query.answer(_("This button no longer works."))
-            return None
-        return order
-
-    @router.callback_query(
-        RefundCb.filter(F.action == RefundAction.back), StateFilter(RefundDialog)
+    ask_order(router, QUESTION)
+    router.callback_query.register(
+        back, RefundCb.filter(F.action == RefundAction.back), StateFilter(RefundDialog)
     )
-    async def back(
-        query: CallbackQuery,
-        callback_data: RefundCb,
-        state: FSMContext,
-        svc: Services,
-        account: User,
-        i18n: I18n,
-    ) -> None:
-        order = await current_order(query, callback_data, state, svc, account)
-        if order is None:
-            return
-        if await state.get_state() == RefundDialog.other and query.message is not None:
-            await query.answer()
-            await show_order(query.message, order, state, svc, account, i18n)
-            return
-        await start(query, state, svc, account)
-
-    @router.callback_query(
-        RefundCb.filter(F.action == RefundAction.not_received), StateFilter(RefundDialog.why)
+    router.callback_query.register(
+        not_received,
+        RefundCb.filter(F.action == RefundAction.not_received),
+        StateFilter(RefundDialog.why),
     )
-    async def not_received(
-        query: CallbackQuery,
-        callback_data: RefundCb,
-        state: FSMContext,
-        svc: Services,
-        account: User,
-        i18n: I18n,
-    ) -> None:
-        order = await current_order(query, callback_data, state, svc, account)
-        if order is None or query.message is None:
-            return
-        await query.answer()
-        with i18n.use_locale(svc.settings.agent_locale):
-            note = _(
-                "Order №{number} shows as delivered, but the buyer says they did not receive it."
-            ).format(number=order.order_id)
-        await open_case(
-            query.message,
-            state,
-            svc,
-            account,
-            i18n,
-            order_id=order.order_id,
-            type_=CaseType.not_received,
-            intro=_(
-                "I'm sorry your {order} hasn't reached you although it shows as delivered. "
-                "A support agent will find out what happened with the delivery."
-            ).format(order=order_summary(order)),
-            entries=[Entry(sender="bot", text=note)],
-            reason=note,
-        )
-
-    @router.callback_query(
-        RefundCb.filter(F.action == RefundAction.other), StateFilter(RefundDialog.why)
+    router.callback_query.register(
+        other, RefundCb.filter(F.action == RefundAction.other), StateFilter(RefundDialog.why)
     )
-    async def other(
-        query: CallbackQuery,
-        callback_data: RefundCb,
-        state: FSMContext,
-        svc: Services,
-        account: User,
-    ) -> None:
-        order = await current_order(query, callback_data, state, svc, account)
-        if order is None:
-            return
-        await state.set_state(RefundDialog.other)
-        await reply(
-            query,
-            _("Tell me in one message what is wrong with order №{number}.").format(
-                number=order.order_id
-            ),
-            back_keyboard(order),
-        )
-
-    @router.message(RefundDialog.why)
-    async def why_expected(message: Message) -> None:
-        await message.answer(
-            _("Please choose what is wrong with the order using the buttons above.")
-        )
-
-    @router.message(RefundDialog.other, F.text)
-    async def other_written(
-        message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
-    ) -> None:
-        assert message.text is not None
-        if len(message.text) > MAX_TEXT:
-            await message.answer(too_long())
-            return
-        order_id = str((await state.get_data())["order_id"])
-        await open_case(
-            message,
-            state,
-            svc,
-            account,
-            i18n,
-            order_id=order_id,
-            type_=CaseType.general,
-            intro=_("Thank you, I have passed it on."),
-            entries=[Entry.from_message(message)],
-            reason=message.text,
-        )
-
-    @router.message(RefundDialog.other)
-    async def other_expected(message: Message) -> None:
-        await message.answer(
-            _("Please describe the problem in words first; you can send photos after that.")
-        )
-
+    router.message.register(why_expected, RefundDialog.why)
+    router.message.register(other_written, RefundDialog.other, F.text)
+    router.message.register(other_expected, RefundDialog.other)
     return router

@@ -45,83 +45,85 @@ def route_keyboard(others: list[Case], message_id: int) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def create_router() -> Router:
-    router = Router(name=__name__)
-
-    @router.message(StateFilter(None))
-    async def to_agents(message: Message, svc: Services, i18n: I18n) -> None:
-        assert message.from_user is not None
-        buyer_id = message.from_user.id
-        open_cases = await svc.cases.open_for_buyer(buyer_id)
-        if not open_cases:
-            last, reopenable = await svc.cases.last_finished(buyer_id)
-            if last is None:
-                raise SkipHandler  # no case to talk about: the menu fallback answers
-            if message.content_type not in RELAYED:
-                await message.answer(cannot_relay())
-                return
-            if not reopenable:
-                opened = await svc.cases.open(
-                    buyer_id=buyer_id,
-                    type_=CaseType(last.type),
-                    locale=i18n.current_locale,
-                    entries=[Entry.from_message(message)],
-                    order_id=last.order_id,
-                    reason=message.text or message.caption or "",
-                )
-                await message.answer(case_opened(opened, svc.cases))
-                return
-            await svc.cases.add_buyer_message(last, Entry.from_message(message))
-            await message.answer(
-                _(
-                    "Your request №{number} is open again: I passed your message to the "
-                    "support team, and an agent will answer here."
-                ).format(number=last.id)
-            )
-            return
+async def to_agents(message: Message, svc: Services, i18n: I18n) -> None:
+    assert message.from_user is not None
+    buyer_id = message.from_user.id
+    open_cases = await svc.cases.open_for_buyer(buyer_id)
+    if not open_cases:
+        last, reopenable = await svc.cases.last_finished(buyer_id)
+        if last is None:
+            raise SkipHandler  # no case to talk about: the menu fallback answers
         if message.content_type not in RELAYED:
             await message.answer(cannot_relay())
             return
-        case, others = open_cases[0], open_cases[1:]
-        quiet = svc.clock.now() - case.updated_at >= NEW_CONVERSATION
-        await svc.cases.add_buyer_message(case, Entry.from_message(message))
-        if others and quiet and not message.media_group_id:
-            await message.answer(
-                _(
-                    "Passed to request №{number} ({type}). If this is about another of your "
-                    "requests, move it there:"
-                ).format(number=case.id, type=case_type_label(case.type)),
-                reply_markup=route_keyboard(others, message.message_id),
+        if not reopenable:
+            opened = await svc.cases.open(
+                buyer_id=buyer_id,
+                type_=CaseType(last.type),
+                locale=i18n.current_locale,
+                entries=[Entry.from_message(message)],
+                order_id=last.order_id,
+                reason=message.text or message.caption or "",
             )
-
-    @router.edited_message(StateFilter("*"))
-    async def edited(message: Message, svc: Services) -> None:
-        assert message.from_user is not None
-        entry = Entry.from_message(message)
-        for case in await svc.cases.for_buyer(message.from_user.id):
-            row = await svc.cases.edit_message(
-                case, Sender.buyer, message.message_id, entry.text, entry.entities
-            )
-            if row is not None:
-                _relay_edit(svc, case.id, row.id)
-                return
-
-    @router.callback_query(BuyerCaseCb.filter(F.action == BuyerCaseAction.route))
-    async def move(query: CallbackQuery, callback_data: BuyerCaseCb, svc: Services) -> None:
-        target = await svc.cases.get(callback_data.case_id)
-        buyer_id = query.from_user.id
-        source = None
-        if target is not None and target.buyer_id == buyer_id:
-            source = await svc.cases.move_message(target, buyer_id, callback_data.message_id)
-        if source is None or target is None:
-            await query.answer(_("This button no longer works."))
+            await message.answer(case_opened(opened, svc.cases))
             return
-        number = target.id
-        await query.answer(_("Moved to request №{number}.").format(number=number))
-        svc.after_commit(lambda h, b: h.tell_topic(b, source.id, moved_note(number)))
-        if isinstance(query.message, Message):
-            await query.message.edit_reply_markup(reply_markup=None)
+        await svc.cases.add_buyer_message(last, Entry.from_message(message))
+        await message.answer(
+            _(
+                "Your request №{number} is open again: I passed your message to the "
+                "support team, and an agent will answer here."
+            ).format(number=last.id)
+        )
+        return
+    if message.content_type not in RELAYED:
+        await message.answer(cannot_relay())
+        return
+    case, others = open_cases[0], open_cases[1:]
+    quiet = svc.clock.now() - case.updated_at >= NEW_CONVERSATION
+    await svc.cases.add_buyer_message(case, Entry.from_message(message))
+    if others and quiet and not message.media_group_id:
+        await message.answer(
+            _(
+                "Passed to request №{number} ({type}). If this is about another of your "
+                "requests, move it there:"
+            ).format(number=case.id, type=case_type_label(case.type)),
+            reply_markup=route_keyboard(others, message.message_id),
+        )
 
+
+async def edited(message: Message, svc: Services) -> None:
+    assert message.from_user is not None
+    entry = Entry.from_message(message)
+    for case in await svc.cases.for_buyer(message.from_user.id):
+        row = await svc.cases.edit_message(
+            case, Sender.buyer, message.message_id, entry.text, entry.entities
+        )
+        if row is not None:
+            _relay_edit(svc, case.id, row.id)
+            return
+
+
+async def move(query: CallbackQuery, callback_data: BuyerCaseCb, svc: Services) -> None:
+    target = await svc.cases.get(callback_data.case_id)
+    buyer_id = query.from_user.id
+    source = None
+    if target is not None and target.buyer_id == buyer_id:
+        source = await svc.cases.move_message(target, buyer_id, callback_data.message_id)
+    if source is None or target is None:
+        await query.answer(_("This button no longer works."))
+        return
+    number = target.id
+    await query.answer(_("Moved to request №{number}.").format(number=number))
+    svc.after_commit(lambda h, b: h.tell_topic(b, source.id, moved_note(number)))
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(to_agents, StateFilter(None))
+    router.edited_message.register(edited, StateFilter("*"))
+    router.callback_query.register(move, BuyerCaseCb.filter(F.action == BuyerCaseAction.route))
     return router
 
 

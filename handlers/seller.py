@@ -14,26 +14,26 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.domain.cases import CaseType, Entry
+from bot.domain.cases import CaseType
 from bot.domain.orders import Buyer
 from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
-from bot.ui.replies import open_case
-from bot.ui.texts import MAX_TEXT, too_long
+from bot.ui.replies import ChatMessage, open_case_from_text
+from handlers.free_text import FreeText
 from handlers.order_picker import (
-    OrderCb,
     OrderPageCb,
+    OrderStep,
     Purpose,
-    chosen_order,
     order_keyboard,
-    typed_order,
+    show_page,
+    take_order,
 )
 from storage.models import Order, User
 
 
 class SellerDialog(StatesGroup):
     order = State()
-    question = State()
+    question = FreeText()
 
 
 class SellerAction(StrEnum):
@@ -77,105 +77,104 @@ def ask_for_question(order: Order | None) -> str:
     ).format(title=order.title, number=order.order_id)
 
 
+async def choose_order(target: Message, state: FSMContext, svc: Services, account: User) -> None:
+    await state.set_state(SellerDialog.order)
+    await target.answer(
+        _(
+            "Sellers don't take messages from buyers directly: our support team passes "
+            "your question on and brings the answer back here. Many sellers are abroad, "
+            "so this is also the faster way.\n\nWhich order is the question about?"
+        ),
+        reply_markup=await order_choice(svc, Buyer.of(account)),
+    )
+
+
+async def start_question(target: ChatMessage, state: FSMContext, order: Order | None) -> None:
+    await state.set_state(SellerDialog.question)
+    await state.update_data(order_id=order.order_id if order else None)
+    await target.answer(ask_for_question(order), reply_markup=question_keyboard())
+
+
+async def question_about(
+    target: ChatMessage,
+    order: Order,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+    i18n: I18n,
+) -> None:
+    """Ask for the question about the order the buyer chose."""
+    await start_question(target, state, order)
+
+
+# From the order list here, or from an order's card in "My orders".
+STEP = OrderStep(Purpose.seller, SellerDialog.order, begin=question_about)
+
+
+async def enter(query: CallbackQuery, state: FSMContext, svc: Services, account: User) -> None:
+    await state.clear()
+    await query.answer()
+    if isinstance(query.message, Message):
+        await choose_order(query.message, state, svc, account)
+
+
+async def turn_page(
+    query: CallbackQuery, callback_data: OrderPageCb, svc: Services, account: User
+) -> None:
+    await show_page(query, await order_choice(svc, Buyer.of(account), callback_data.page))
+
+
+async def no_order(query: CallbackQuery, state: FSMContext) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await start_question(query.message, state, None)
+
+
+async def order_not_text(message: Message) -> None:
+    await message.answer(_("Please pick an order with the buttons above, or type its number."))
+
+
+async def back(query: CallbackQuery, state: FSMContext, svc: Services, account: User) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await choose_order(query.message, state, svc, account)
+
+
+async def asked(
+    message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
+) -> None:
+    await open_case_from_text(
+        message,
+        state,
+        svc,
+        account,
+        i18n,
+        type_=CaseType.seller_question,
+        order_id=(await state.get_data()).get("order_id"),
+        intro=_("Support will pass your question to the seller and bring the answer here."),
+    )
+
+
+async def question_not_text(message: Message) -> None:
+    await message.answer(_("Please write your question in words, in one message."))
+
+
 def create_router() -> Router:
     router = Router(name=__name__)
-
-    async def choose_order(
-        target: Message, state: FSMContext, svc: Services, account: User
-    ) -> None:
-        await state.set_state(SellerDialog.order)
-        await target.answer(
-            _(
-                "Sellers don't take messages from buyers directly: our support team passes "
-                "your question on and brings the answer back here. Many sellers are abroad, "
-                "so this is also the faster way.\n\nWhich order is the question about?"
-            ),
-            reply_markup=await order_choice(svc, Buyer.of(account)),
-        )
-
-    async def start_question(target: Message, state: FSMContext, order: Order | None) -> None:
-        await state.set_state(SellerDialog.question)
-        await state.update_data(order_id=order.order_id if order else None)
-        await target.answer(ask_for_question(order), reply_markup=question_keyboard())
-
-    @router.callback_query(MenuCb.filter(F.action == MenuAction.seller), StateFilter("*"))
-    async def enter(query: CallbackQuery, state: FSMContext, svc: Services, account: User) -> None:
-        await state.clear()
-        await query.answer()
-        if isinstance(query.message, Message):
-            await choose_order(query.message, state, svc, account)
-
-    @router.callback_query(OrderPageCb.filter(F.purpose == Purpose.seller), SellerDialog.order)
-    async def turn_page(
-        query: CallbackQuery, callback_data: OrderPageCb, svc: Services, account: User
-    ) -> None:
-        await query.answer()
-        if not isinstance(query.message, Message):
-            return
-        keyboard = await order_choice(svc, Buyer.of(account), callback_data.page)
-        if query.message.reply_markup != keyboard:  # not the page it shows ("Page 2 of 3")
-            await query.message.edit_text(query.message.text or "", reply_markup=keyboard)
-
-    # From the order list here, or from an order's card in "My orders" (any state).
-    @router.callback_query(OrderCb.filter(F.purpose == Purpose.seller), StateFilter("*"))
-    async def picked_order(
-        query: CallbackQuery,
-        callback_data: OrderCb,
-        state: FSMContext,
-        svc: Services,
-        account: User,
-    ) -> None:
-        order = await chosen_order(query, callback_data, svc, account)
-        if order is not None and isinstance(query.message, Message):
-            await start_question(query.message, state, order)
-
-    @router.callback_query(SellerCb.filter(F.action == SellerAction.no_order), SellerDialog.order)
-    async def no_order(query: CallbackQuery, state: FSMContext) -> None:
-        await query.answer()
-        if isinstance(query.message, Message):
-            await start_question(query.message, state, None)
-
-    @router.message(SellerDialog.order, F.text)
-    async def typed_number(
-        message: Message, state: FSMContext, svc: Services, account: User
-    ) -> None:
-        order = await typed_order(message, svc, account, Purpose.seller)
-        if order is not None:
-            await start_question(message, state, order)
-
-    @router.message(SellerDialog.order)
-    async def order_not_text(message: Message) -> None:
-        await message.answer(_("Please pick an order with the buttons above, or type its number."))
-
-    @router.callback_query(SellerCb.filter(F.action == SellerAction.back), SellerDialog.question)
-    async def back(query: CallbackQuery, state: FSMContext, svc: Services, account: User) -> None:
-        await query.answer()
-        if isinstance(query.message, Message):
-            await choose_order(query.message, state, svc, account)
-
-    @router.message(SellerDialog.question, F.text)
-    async def asked(
-        message: Message, state: FSMContext, svc: Services, account: User, i18n: I18n
-    ) -> None:
-        assert message.text is not None
-        if len(message.text) > MAX_TEXT:
-            await message.answer(too_long())
-            return
-        await open_case(
-            message,
-            state,
-            svc,
-            account,
-            i18n,
-            type_=CaseType.seller_question,
-            entries=[Entry.from_message(message)],
-            order_id=(await state.get_data()).get("order_id"),
-            reason=message.text,
-            intro=_("Support will pass your question to the seller and bring the answer here."),
-        )
-
-    @router.message(SellerDialog.question)
-    async def question_not_text(message: Message) -> None:
-        await message.answer(_("Please write your question in words, in one message."))
-
+    router.callback_query.register(
+        enter, MenuCb.filter(F.action == MenuAction.seller), StateFilter("*")
+    )
+    router.callback_query.register(
+        turn_page, OrderPageCb.filter(F.purpose == Purpose.seller), SellerDialog.order
+    )
+    router.callback_query.register(
+        no_order, SellerCb.filter(F.action == SellerAction.no_order), SellerDialog.order
+    )
+    router.message.register(order_not_text, SellerDialog.order, ~F.text)
+    take_order(router, STEP)
+    router.callback_query.register(
+        back, SellerCb.filter(F.action == SellerAction.back), SellerDialog.question
+    )
+    router.message.register(asked, SellerDialog.question, F.text)
+    router.message.register(question_not_text, SellerDialog.question)
     return router

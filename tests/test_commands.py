@@ -94,3 +94,23 @@ async def test_commands_are_registered_in_both_languages(sandbox: Sandbox) -> No
         "start", "help", "language", "cancel"
     }  # fmt: skip
     assert english[0]["description"] != russian[0]["description"]
+
+
+async def test_too_long_free_text_is_refused_and_the_step_waits(sandbox: Sandbox) -> None:
+    anna = sandbox.person(15, "Anna")
+    await anna.send("/start")
+    await anna.press("Talk to a person")
+    [refused] = await anna.send("a" * 3001)
+    assert refused["text"].startswith("That is longer than I can take in one message")
+    [opened] = await anna.send("My parcel is late")
+    assert opened["text"].startswith("Your request №")
+
+
+async def test_long_text_where_an_order_number_is_expected_is_not_a_free_text(
+    sandbox: Sandbox,
+) -> None:
+    anna = sandbox.person(16, "Anna")
+    await anna.send("/start")
+    await anna.press("Cancel an order")
+    [reply] = await anna.send("a" * 3001)
+    assert reply["text"].startswith("Please type the order number")

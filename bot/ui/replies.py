@@ -61,3 +61,32 @@ async def open_case(
     status = case_opened(opened, svc.cases)
     await target.answer(f"{intro}\n\n{status}" if intro else status, reply_markup=main_menu())
     return opened
+
+
+async def open_case_from_text(
+    message: Message,
+    state: FSMContext,
+    svc: Services,
+    account: User,
+    i18n: I18n,
+    *,
+    type_: CaseType,
+    order_id: str | None = None,
+    intro: str | None = None,
+    note: str | None = None,
+) -> Opened:
+    """`open_case` with what the buyer wrote at a free-text step as the case's reason and
+    its entry; the bot's `note` for the agent, if any, comes before it."""
+    entries = [] if note is None else [Entry(sender="bot", text=note)]
+    return await open_case(
+        message,
+        state,
+        svc,
+        account,
+        i18n,
+        type_=type_,
+        entries=[*entries, Entry.from_message(message)],
+        reason=message.text or "",
+        order_id=order_id,
+        intro=intro,
+    )
