@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import SystemClock
 from bot.config import Settings
-from bot.domain.linking import MAX_BUYER_ID_BYTES, LinkSigner, deep_link
+from bot.domain.linking import MAX_BUYER_ID_BYTES, LinkSigner, deep_link, valid_bot_username
 from bot.ops.order_demo import create_demo_orders
 from bot.ops.order_import import FileFormatError, OrderImporter, read_rows
 from storage.db import create_engine, create_session_factory
@@ -80,6 +80,14 @@ async def print_link(settings: Settings, buyer_id: str, bot_username: str | None
         print(
             f"supportbot: a buyer id in a link must be 1 to {MAX_BUYER_ID_BYTES} bytes "
             "(Telegram limits the link's start parameter to 64 characters)",
+            file=sys.stderr,
+        )
+        return 2
+    if bot_username is not None and not valid_bot_username(bot_username):
+        print(
+            f"supportbot: --bot-username {bot_username!r} is not a bot's username: 5 to 32 "
+            "letters, digits and underscores, starting with a letter and ending in 'bot' "
+            "(e.g. shop_help_bot)",
             file=sys.stderr,
         )
         return 2
