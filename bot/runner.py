@@ -22,6 +22,10 @@ async def run(settings: Settings) -> None:
         dp.startup.register(dp["scheduler"].start)
         dp.shutdown.register(dp["scheduler"].stop)
         log.info("polling %s", settings.telegram_api_url)
-        await dp.start_polling(bot, handle_signals=True, close_bot_session=True)
+        try:
+            await dp.start_polling(bot, handle_signals=True, close_bot_session=True)
+        finally:
+            # aiogram leaves the session open when a startup hook fails.
+            await bot.session.close()
     finally:
         await engine.dispose()

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.domain.linking import MAX_BUYER_ID_BYTES, LinkSigner, deep_link, valid_bot_username
+from bot.logs import Redactor
 from bot.ops.order_demo import create_demo_orders
 from bot.ops.order_import import FileFormatError, OrderImporter, read_rows
 from storage.db import create_engine, create_session_factory
@@ -102,8 +103,10 @@ async def print_link(settings: Settings, buyer_id: str, bot_username: str | None
         try:
             bot_username = await _username(settings)
         except TelegramAPIError as error:
+            # aiohttp's errors carry the request URL, and with it the token.
+            why = Redactor.for_settings(settings).redact(error.message)
             print(
-                f"supportbot: could not ask Telegram for the bot's username ({error.message}); "
+                f"supportbot: could not ask Telegram for the bot's username ({why}); "
                 "give it with --bot-username",
                 file=sys.stderr,
             )
