@@ -75,7 +75,7 @@ def create_dispatcher(
     dp["scheduler"] = Scheduler(handoff, settings.scheduler_interval_seconds)
 
     # First: card data is masked before anything else, storage and relay included, sees it.
-    dp.update.outer_middleware(CardGuardMiddleware(sessions, i18n, settings.default_locale))
+    dp.update.outer_middleware(CardGuardMiddleware(sessions, i18n, settings.default_locale, clock))
     dp.update.outer_middleware(UnitOfWorkMiddleware(sessions, settings, clock, handoff))
     LocaleMiddleware(i18n).setup(dp)
     dp.include_routers(*create_routers())
