@@ -124,7 +124,7 @@ def create_dispatcher(
     dp["scheduler"] = Scheduler(handoff, settings.scheduler_interval_seconds)
 
     # First: card data is masked before anything else, storage and relay included, sees it.
-    dp.update.outer_middleware(CardGuardMiddleware(sessions, i18n, settings.default_locale))
+    dp.update.outer_middleware(CardGuardMiddleware(sessions, i18n, settings.default_locale, clock))
     # Before aiogram's FSM middleware, so the dialog state is read in the update's session.
     dp.update.outer_middleware.unregister(dp.fsm)
     dp.update.outer_middleware(UnitOfWorkMiddleware(sessions, settings, clock, handoff))

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.logs import setup_logging
+from bot.logs import Redactor, setup_logging
 from bot.reports import cli as report_cli
+
+log = logging.getLogger("supportbot")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,8 +57,52 @@ def main(argv: Sequence[str] | None = None) -> None:
     level = (
         "WARNING" if args.command != "run" and settings.log_level == "INFO" else settings.log_level
     )
-    setup_logging(level, [settings.bot_token, settings.link_secret, settings.webhook_secret])
-    sys.exit(_dispatch(args, settings))
+    redactor = Redactor.for_settings(settings)
+    setup_logging(level, redactor)
+    logging.captureWarnings(True)  # warnings go through the same redaction
+    try:
+        code = _dispatch(args, settings)
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as error:
+        # The one top-level handler: one line without secrets; the traceback (redacted
+        # by the logging filter) only with LOG_LEVEL=DEBUG.
+        log.debug("supportbot %s failed", args.command, exc_info=error)
+        print(f"supportbot: {redactor.redact(explain(error, settings))}", file=sys.stderr)
+        code = 1
+    sys.exit(code)
+
+
+def explain(error: BaseException, settings: Settings) -> str:
+    """One line for an error nothing else caught, saying which setting to look at."""
+    from aiogram.exceptions import (
+        TelegramAPIError,
+        TelegramNetworkError,
+        TelegramUnauthorizedError,
+    )
+    from redis.exceptions import RedisError
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+    what = " ".join(f"{type(error).__name__}: {error}".split())
+    if isinstance(error, TelegramUnauthorizedError):
+        return f"the Bot API refused BOT_TOKEN ({what}); check the token from @BotFather"
+    if isinstance(error, TelegramNetworkError):
+        return (
+            f"cannot reach the Bot API at TELEGRAM_API_URL={settings.telegram_api_url} "
+            f"({what}); check the address and the network"
+        )
+    if isinstance(error, TelegramAPIError):
+        return f"the Bot API at TELEGRAM_API_URL={settings.telegram_api_url} refused: {what}"
+    if isinstance(error, ArgumentError | NoSuchModuleError):
+        return (
+            f"DATABASE_URL is not a database address supportbot can open ({what}); "
+            "e.g. sqlite+aiosqlite:///supportbot.sqlite3 or postgresql+asyncpg://user@host/db"
+        )
+    if isinstance(error, SQLAlchemyError | OSError):
+        return f"cannot open the database at DATABASE_URL ({what})"
+    if isinstance(error, RedisError):
+        return f"cannot use Redis at REDIS_URL ({what})"
+    return f"{what} (LOG_LEVEL=DEBUG shows where it happened)"
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:

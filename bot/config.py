@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 Locale = Literal["en", "ru"]
 LOCALES: tuple[Locale, ...] = ("en", "ru")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MIN_LINK_SECRET_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -100,6 +101,16 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("link_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < MIN_LINK_SECRET_BYTES:
+            raise ValueError(
+                f"must be at least {MIN_LINK_SECRET_BYTES} bytes long; make one with: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return value
 
     @field_validator("agent_chats")
     @classmethod

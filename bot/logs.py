@@ -1,36 +1,88 @@
-"""Logging set-up with a filter that keeps secrets out of every record."""
+"""Logging set-up, and the one redaction every printed line goes through.
+
+Secrets are every `SecretStr` in Settings (the bot token, LINK_SECRET, and any
+added later), the passwords inside DATABASE_URL and REDIS_URL, and anything
+shaped like a Bot API token. The logging filter redacts each record (message and
+traceback); `supportbot`'s top-level handler redacts the one line it prints for
+an error nothing else caught.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
+from urllib.parse import quote, urlsplit
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
+
+HIDDEN = "***"
+# A Bot API token: the bot's numeric id, a colon, 35 characters of base64url.
+TOKEN_SHAPE = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
+# Shorter values are too likely to occur by chance to be worth redacting.
+MIN_SECRET_CHARS = 6
+
+
+class Redactor:
+    """Replaces every known secret, and every token-shaped string, with `***`."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        variants: set[str] = set()
+        for secret in secrets:
+            for value in (secret, *secret.split(":")[1:]):  # a token's secret half alone too
+                if len(value) >= MIN_SECRET_CHARS:
+                    variants |= {value, quote(value, safe=""), quote(value)}
+        # Longest first, so a secret is never left half-replaced by a shorter one.
+        self.secrets = sorted(variants, key=len, reverse=True)
+
+    @classmethod
+    def for_settings(cls, settings: BaseModel) -> Redactor:
+        """Every SecretStr field of the settings, and passwords in its URL fields."""
+        secrets: list[str] = []
+        for name in type(settings).model_fields:
+            value = getattr(settings, name)
+            if isinstance(value, SecretStr):
+                secrets.append(value.get_secret_value())
+            elif isinstance(value, str) and "://" in value:
+                secrets.extend(_url_password(value))
+        return cls(secrets)
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, HIDDEN)
+        return TOKEN_SHAPE.sub(HIDDEN, text)
+
+
+def _url_password(url: str) -> list[str]:
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return []
+    return [password] if password else []
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces each secret's value (and the token's numeric-less tail) with `***`."""
+    """Redacts each record's message and formatted traceback before any handler writes it."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, redactor: Redactor | Iterable[str]) -> None:
         super().__init__()
-        self.secrets = [s for s in secrets if s]
+        self.redactor = redactor if isinstance(redactor, Redactor) else Redactor(redactor)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        message = self.redactor.redact(record.getMessage())
         if record.exc_info and record.exc_text is None:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        exc_text = record.exc_text or ""
-        for secret in self.secrets:
-            message = message.replace(secret, "***")
-            exc_text = exc_text.replace(secret, "***")
+        if record.stack_info:
+            record.stack_info = self.redactor.redact(record.stack_info)
+        exc_text = self.redactor.redact(record.exc_text or "")
         record.msg, record.args, record.exc_text = message, None, exc_text or None
         return True
 
 
-def setup_logging(level: str, secrets: Iterable[SecretStr | None]) -> None:
+def setup_logging(level: str, redactor: Redactor) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactSecrets(s.get_secret_value() for s in secrets if s is not None))
+    handler.addFilter(RedactSecrets(redactor))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

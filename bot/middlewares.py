@@ -4,7 +4,8 @@ the person's account, and dialogs left too long started over."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ from aiogram import BaseMiddleware, Bot
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.context import FSMContext
-from aiogram.types import Chat, Message, TelegramObject, Update, User
+from aiogram.types import Chat, Message, MessageEntity, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,11 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.config import Settings
 from bot.desk.handoff import Handoff
-from bot.domain.card_guard import scan
+from bot.domain.card_guard import Scan, scan, scan_split
 from bot.i18n import pick_locale
 from bot.services import Services
 from storage import fsm
 from storage.repositories.inbox import InboxRepository
+from storage.repositories.orders import OrderRepository
 from storage.repositories.users import UserRepository
 
 log = logging.getLogger("supportbot")
@@ -86,54 +88,128 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 return result
 
 
+@dataclass(frozen=True)
+class _Recent:
+    """A buyer's last message, kept SPLIT_WINDOW to catch a card number split over two."""
+
+    at: datetime
+    message: Message
+
+
 class CardGuardMiddleware(BaseMiddleware):
     """Card numbers and security codes never get past the door in clear.
 
-    Outer and first on every update: a message or edit whose text or caption holds
-    card data goes on with the digits masked (the last four of a card stay), so
-    handlers, transcripts and relays only ever see the masked copy. The person's
-    original message is deleted from the chat and they are warned, in their
-    language, never to send card data; then their dialog carries on as usual.
+    Outer and first on every update: a message or edit whose text, caption or hidden
+    link (`text_link` URL) holds card data goes on with the digits masked (the last
+    four of a card stay), so handlers, transcripts and relays only ever see the masked
+    copy. The person's original message is deleted from the chat and they are warned,
+    in their language, never to send card data; then their dialog carries on as usual.
+
+    A number the buyer calls an order number is masked too, unless it is one of their
+    own orders. A number split over two messages sent within SPLIT_WINDOW is one
+    number: the second message is masked, and the first is deleted and masked where it
+    was kept, by passing its masked copy on as an edit (the transcript and the agents'
+    copy follow edits). The last message is kept in this process's memory only.
     """
 
+    SPLIT_WINDOW = timedelta(seconds=60)
+
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], i18n: I18n, default_locale: str
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        i18n: I18n,
+        default_locale: str,
+        clock: Clock,
     ) -> None:
         self.sessions = sessions
         self.i18n = i18n
         self.default_locale = default_locale
+        self.clock = clock
+        self.recent: dict[tuple[int, int], _Recent] = {}
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         if not isinstance(event, Update):
             return await handler(event, data)
+        bot: Bot = data["bot"]
         for kind in ("message", "edited_message"):
             message: Message | None = getattr(event, kind)
             if message is None:
                 continue
-            masked = self._masked(message)
+            masked = await self._masked(message)
+            earlier = None
+            if kind == "message":
+                masked, earlier = self._split(masked or message, masked)
             if masked is not None:
-                event = event.model_copy(update={kind: masked}).as_(data["bot"])
-                await self._warn(data["bot"], message)
+                event = event.model_copy(update={kind: masked}).as_(bot)
+            if earlier is not None:
+                await self._delete(bot, earlier)
+                edit = Update(update_id=event.update_id, edited_message=earlier).as_(bot)
+                await handler(edit, dict(data))
+            if masked is not None or earlier is not None:
+                await self._delete(bot, message)
+                await self._warn(bot, message)
         return await handler(event, data)
 
-    @staticmethod
-    def _masked(message: Message) -> Message | None:
-        changes: dict[str, str] = {}
-        for field in ("text", "caption"):
-            value = getattr(message, field)
-            if value:
-                found = scan(value)
-                if found.found:
-                    changes[field] = found.text
-        return message.model_copy(update=changes) if changes else None
+    async def _masked(self, message: Message) -> Message | None:
+        changes = _mask_fields(message, ())
+        if changes is None:
+            return None
+        numbers = changes.pop("_numbers")
+        own = await self._own_orders(message, numbers) if numbers else set()
+        if own:
+            changes = _mask_fields(message, own)
+            if changes is None:
+                return None
+            changes.pop("_numbers")
+        return message.model_copy(update=changes)
 
-    async def _warn(self, bot: Bot, message: Message) -> None:
-        chat_id, thread_id = message.chat.id, message.message_thread_id
+    async def _own_orders(self, message: Message, numbers: tuple[str, ...]) -> set[str]:
+        """Which of these numbers are the buyer's own orders (only those may pass)."""
+        user = message.from_user
+        if user is None or message.chat.type != ChatType.PRIVATE:
+            return set()
+        async with self.sessions() as session:
+            account = await UserRepository(session).get(user.id)
+            orders = OrderRepository(session)
+            buyer_id = account.buyer_id if account is not None else None
+            return {n for n in numbers if await orders.find_owned(n, user.id, buyer_id)}
+
+    def _split(
+        self, message: Message, masked: Message | None
+    ) -> tuple[Message | None, Message | None]:
+        """(this message masked, the earlier one masked) when a card runs across both."""
+        user = message.from_user
+        if user is None or message.chat.type != ChatType.PRIVATE:
+            return masked, None
+        now, key = self.clock.now(), (message.chat.id, user.id)
+        recent = self.recent.get(key)
+        self.recent = {k: r for k, r in self.recent.items() if now - r.at < self.SPLIT_WINDOW}
+        self.recent[key] = _Recent(now, message)
+        if recent is None or now - recent.at >= self.SPLIT_WINDOW:
+            return masked, None
+        before_field, before = _body(recent.message)
+        field, after = _body(message)
+        if not before or not after:
+            return masked, None
+        split = scan_split(before, after)
+        if split is None:
+            return masked, None
+        first, second = split
+        masked = message.model_copy(update={field: second.text})
+        earlier = recent.message.model_copy(update={before_field: first, "edit_date": now})
+        self.recent[key] = _Recent(now, masked)
+        return masked, earlier
+
+    @staticmethod
+    async def _delete(bot: Bot, message: Message) -> None:
         try:
-            await bot.delete_message(chat_id, message.message_id)
+            await bot.delete_message(message.chat.id, message.message_id)
         except TelegramAPIError as error:
             # Too old to delete, or no right to: the masked copy is still all we keep.
             log.warning("could not delete a message with card data: %s", error.message)
+
+    async def _warn(self, bot: Bot, message: Message) -> None:
+        chat_id, thread_id = message.chat.id, message.message_thread_id
         with self.i18n.context(), self.i18n.use_locale(await self._locale(message.from_user)):
             text = _(
                 "⚠️ Please never send your card number or its security code (CVV/CVC), not "
@@ -153,6 +229,42 @@ class CardGuardMiddleware(BaseMiddleware):
         return pick_locale(
             account.locale if account else None, user.language_code, self.default_locale
         )
+
+
+def _body(message: Message) -> tuple[str, str]:
+    """(the field that holds the message's words, the words)."""
+    if message.text is not None:
+        return "text", message.text
+    return "caption", message.caption or ""
+
+
+def _mask_fields(message: Message, own: Collection[str]) -> dict[str, Any] | None:
+    """The masked fields of a message (text, caption, hidden links' URLs), or None when
+    there is nothing to mask; `_numbers` lists the card numbers found."""
+    changes: dict[str, Any] = {}
+    numbers: list[str] = []
+    for field, entities_field in (("text", "entities"), ("caption", "caption_entities")):
+        value = getattr(message, field)
+        if value:
+            found = scan(value, own)
+            if found.found:
+                changes[field] = found.text
+                numbers.extend(found.numbers)
+        entities: list[MessageEntity] | None = getattr(message, entities_field)
+        if entities and any(e.url for e in entities):
+            kept = []
+            for entity in entities:
+                hidden: Scan | None = scan(entity.url, own) if entity.url else None
+                if hidden is not None and hidden.found:
+                    numbers.extend(hidden.numbers)
+                    entity = entity.model_copy(update={"url": hidden.text})
+                kept.append(entity)
+            if kept != entities:
+                changes[entities_field] = kept
+    if not changes:
+        return None
+    changes["_numbers"] = tuple(numbers)
+    return changes
 
 
 class DialogTimeoutMiddleware(BaseMiddleware):

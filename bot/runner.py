@@ -217,7 +217,6 @@ class Runner:
             await asyncio.wait_for(delivery.settle(), max(deadline - loop.time(), 0))
         workflow = {**self.dp.workflow_data, "dispatcher": self.dp, "bots": [self.bot]}
         await self.dp.emit_shutdown(bot=self.bot, **workflow)
-        await self.bot.session.close()
 
 
 def _path(url: str) -> str:
@@ -239,4 +238,5 @@ async def run(settings: Settings, *, webhook: bool = False) -> None:
             await runner.poll()
         await runner.finish()
     finally:
+        await runner.bot.session.close()  # also when start-up failed
         await engine.dispose()

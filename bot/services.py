@@ -12,10 +12,11 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.desk.handoff import Handoff
 from bot.domain.cases import CaseService
-from bot.domain.linking import LinkSigner
+from bot.domain.linking import Linker, LinkSigner
 from bot.domain.orders import OrderSource, SqlOrderSource
 from bot.reports.service import ReportService
 from storage.repositories.cases import CaseRepository
+from storage.repositories.links import UsedLinkRepository
 from storage.repositories.orders import OrderRepository
 from storage.repositories.users import UserRepository
 
@@ -36,8 +37,8 @@ class Services:
     cases: CaseService
     orders: OrderSource
     reports: ReportService
-    links: LinkSigner | None
-    """Checks buyer deep links; None when LINK_SECRET is not set."""
+    links: Linker
+    """Opens buyer deep links (refuses them all when LINK_SECRET is not set)."""
     handoff: Handoff | None = None
     bot: Bot | None = None
     _after: list[Callable[[], None]] = field(default_factory=list)
@@ -73,7 +74,7 @@ class Services:
             reports=ReportService(session, settings, clock),
             handoff=handoff,
             bot=bot,
-            links=LinkSigner.from_settings(settings),
+            links=Linker(LinkSigner.from_settings(settings), UsedLinkRepository(session), clock),
             _changed=changed,
         )
 

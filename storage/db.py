@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -15,6 +17,13 @@ from sqlalchemy.ext.asyncio import (
 
 def create_engine(url: str) -> AsyncEngine:
     """An async engine; SQLite gets WAL and foreign keys so several readers can share it."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        # Said here, in one line: the driver's own failure leaves a thread behind that
+        # reports it after the event loop is gone.
+        folder = Path(parsed.database).parent
+        if not folder.is_dir():
+            raise ArgumentError(f"the folder {folder} for the SQLite file does not exist")
     engine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
 

@@ -46,6 +46,21 @@ class User(Base):
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class UsedLink(Base):
+    """A buyer deep link that was opened: it binds the first account that opened it.
+
+    Keyed by the link's signature, so the token itself is not kept; the row can go
+    once the link has expired (`expires_at`), as the link is refused from then on.
+    """
+
+    __tablename__ = "used_links"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class FsmRecord(Base):
     """Dialog state of one chat and user, for the SQL FSM storage."""
 

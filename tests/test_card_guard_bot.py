@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -12,6 +14,9 @@ from bot.clock import ManualClock
 from bot.emulator.sandbox import Sandbox
 from storage.models import CaseMessage
 from tests.conftest import make_settings
+from tests.demo import seed
+from tests.desk import AGENT_ID, BUYER_ID, GROUP, texts
+from tests.test_linking import MARKETPLACE_ORDER as MUG
 
 WARNING = {
     "en": "⚠️ Please never send your card number or its security code (CVV/CVC)",
@@ -70,7 +75,8 @@ async def test_edited_message_and_caption_are_guarded_too(sandbox: Sandbox) -> N
     assert [m.get("text") for m in buyer_messages(sandbox, 62)] == ["/start"]
 
 
-async def test_phone_and_order_numbers_pass_untouched(sandbox: Sandbox) -> None:
+async def test_phones_and_the_buyers_own_order_numbers_pass_untouched(sandbox: Sandbox) -> None:
+    await seed(sandbox, replace(MUG, order_id="4111111111111111", buyer_telegram_id=63))
     anna = sandbox.person(63, "Anna")
     await anna.send("/start")
     await anna.press(index=5)
@@ -78,6 +84,96 @@ async def test_phone_and_order_numbers_pass_untouched(sandbox: Sandbox) -> None:
     assert opened["text"].startswith("Your request №1")
     assert await transcript(sandbox) == ["Order 4111111111111111, call me at +7 916 123-45-67"]
     assert "deleteMessage" not in [method for method, _ in sandbox.model.calls]
+
+
+async def test_someone_elses_number_called_an_order_is_masked(sandbox: Sandbox) -> None:
+    await seed(sandbox, replace(MUG, order_id="4111111111111111", buyer_telegram_id=99))
+    anna = sandbox.person(66, "Anna")
+    await anna.send("/start")
+    await anna.press(index=5)
+    warning, _opened = await anna.send("Order №4111111111111111 and 5555 5555 5555 4444")
+    assert warning["text"].startswith(WARNING["en"])
+    assert await transcript(sandbox) == ["Order №••••••••••••1111 and •••• •••• •••• 4444"]
+
+
+async def test_unicode_digits_and_odd_separators_are_masked(sandbox: Sandbox) -> None:
+    anna = sandbox.person(67, "Anna", language_code="ru")
+    await anna.send("/start")
+    await anna.press(index=5)
+    warning, _opened = await anna.send("карта ４１１１\u2009１１１１.1111\u200b–\t١١١١")
+    assert warning["text"].startswith(WARNING["ru"])
+    [row] = await transcript(sandbox)
+    assert row == "карта ••••\u2009••••.••••\u200b–\t١١١١"
+
+
+async def test_a_card_in_a_hidden_link_is_masked(sandbox: Sandbox) -> None:
+    anna = sandbox.person(68, "Anna")
+    await anna.send("/start")
+    await anna.press(index=5)
+    link = {
+        "type": "text_link",
+        "offset": 0,
+        "length": 8,
+        "url": "https://pay.example/?pan=4111111111111111",
+    }
+    warning, _opened = await anna.send("pay here please", extra={"entities": [link]})
+    assert warning["text"].startswith(WARNING["en"])
+    async with sandbox.db() as session:
+        [entities] = (await session.scalars(select(CaseMessage.entities))).all()
+    assert entities is not None
+    [kept] = json.loads(entities)
+    assert kept["url"] == "https://pay.example/?pan=••••••••••••1111"
+
+
+@pytest.fixture
+async def desk_box(sqlite_url: str, clock: ManualClock) -> AsyncIterator[Sandbox]:
+    box = await Sandbox.start(make_settings(sqlite_url, agent_chat_id=GROUP), clock)
+    yield box
+    await box.stop()
+
+
+@LANGS
+async def test_a_number_split_over_two_messages_is_masked_in_both(
+    desk_box: Sandbox, clock: ManualClock, lang: str
+) -> None:
+    anna = desk_box.person(BUYER_ID, "Anna", language_code=lang)
+    await anna.send("/start")
+    await anna.press(index=5)
+    await anna.send("My parcel is late")  # case №1: what follows is relayed to its topic
+    await anna.send("I paid with 4111 1111")
+    clock.advance(timedelta(seconds=30))
+    replies = await anna.send("1111 1111, did it go through?")
+    assert replies[0]["text"].startswith(WARNING[lang])
+    assert await transcript(desk_box) == [
+        "My parcel is late",
+        "I paid with •••• ••••",
+        "•••• 1111, did it go through?",
+    ]
+    agents = desk_box.agent(AGENT_ID, "Olga")
+    seen = " ".join(texts(agents.topic(1)))
+    assert "4111" not in seen
+    assert "I paid with •••• ••••" in seen
+    assert [m.get("text") for m in buyer_messages(desk_box, BUYER_ID)] == [
+        "/start",
+        "My parcel is late",
+    ]
+
+
+async def test_messages_a_minute_apart_are_not_joined(
+    desk_box: Sandbox, clock: ManualClock
+) -> None:
+    anna = desk_box.person(BUYER_ID, "Anna")
+    await anna.send("/start")
+    await anna.press(index=5)
+    await anna.send("My parcel is late")
+    await anna.send("tracking 4111 1111")
+    clock.advance(timedelta(seconds=61))
+    await anna.send("1111 1111 is the second half")
+    assert await transcript(desk_box) == [
+        "My parcel is late",
+        "tracking 4111 1111",
+        "1111 1111 is the second half",
+    ]
 
 
 async def test_a_message_that_cannot_be_deleted_is_still_masked(sandbox: Sandbox) -> None:

@@ -21,7 +21,7 @@ from storage.models import User
 from tests.conftest import make_settings
 from tests.demo import seed
 
-SECRET = "correct horse battery staple"
+SECRET = "correct horse battery staple, 32 bytes and more"
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
 
@@ -169,3 +169,103 @@ def test_settings_secret_is_a_secret() -> None:
     settings = make_settings("sqlite+aiosqlite://", link_secret=SECRET)
     assert isinstance(settings.link_secret, SecretStr)
     assert SECRET not in repr(settings)
+
+
+def token_for(sandbox: Sandbox, buyer: str, now: datetime) -> str:
+    signer = LinkSigner.from_settings(sandbox.settings)
+    assert signer is not None
+    return signer.token(buyer, now)
+
+
+@pytest.mark.parametrize(
+    ("lang", "used"),
+    [("en", "This link was already used by another Telegram account, so I couldn't connect"),
+     ("ru", "Эту ссылку уже открыли из другого аккаунта Telegram, поэтому ваш подключить")],
+)  # fmt: skip
+async def test_a_link_binds_only_the_first_account_that_opens_it(
+    linked_sandbox: Sandbox, clock: ManualClock, lang: str, used: str
+) -> None:
+    await seed(linked_sandbox, MARKETPLACE_ORDER)
+    token = token_for(linked_sandbox, "B-58211", clock.now())
+    anna = linked_sandbox.person(30, "Anna", language_code="en")
+    [reply] = await anna.send(f"/start {token}")
+    assert reply["text"].startswith("Done: your marketplace account is connected.")
+
+    mallory = linked_sandbox.person(31, "Mallory", language_code=lang)
+    [reply] = await mallory.send(f"/start {token}")
+    assert reply["text"].startswith(used)
+    assert await buyer_id_of(linked_sandbox, 31) is None
+    [listing] = await mallory.press(index=6)  # My orders: none of Anna's
+    assert "100234-0002" not in listing["text"]
+    assert not any("100234-0002" in label for label, _ in mallory.buttons(listing))
+
+    [again] = await anna.send(f"/start {token}")
+    assert again["text"].startswith("Your marketplace account is already connected")
+    assert await buyer_id_of(linked_sandbox, 30) == "B-58211"
+
+
+@pytest.mark.parametrize(
+    ("lang", "stays"),
+    [("en", "Your marketplace account stays connected as before."),
+     ("ru", "Аккаунт маркетплейса остаётся подключённым, как и был.")],
+)  # fmt: skip
+async def test_a_bad_link_after_a_good_one_says_the_account_stays_connected(
+    linked_sandbox: Sandbox, clock: ManualClock, lang: str, stays: str
+) -> None:
+    anna = linked_sandbox.person(32, "Anna", language_code=lang)
+    good = token_for(linked_sandbox, "B-58211", clock.now())
+    await anna.send(f"/start {good}")
+    forged = signer("not our secret, though quite long enough").token("B-666", clock.now())
+    used_elsewhere = token_for(linked_sandbox, "B-7", clock.now())
+    await linked_sandbox.person(33, "Bob").send(f"/start {used_elsewhere}")
+    for token in (forged, good[:-3], used_elsewhere):
+        [reply] = await anna.send(f"/start {token}")
+        assert reply["text"].endswith(stays)
+        assert "not connected" not in reply["text"]
+        assert "не подключ" not in reply["text"]
+    clock.advance(timedelta(hours=73))
+    [reply] = await anna.send(f"/start {good}")
+    assert reply["text"].endswith(stays)
+    assert await buyer_id_of(linked_sandbox, 32) == "B-58211"
+
+
+@pytest.mark.parametrize("secret", ["x", "a" * 31, "ключ" * 3])
+def test_a_short_link_secret_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, secret: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LINK_SECRET", secret)
+    with pytest.raises(SystemExit) as exited:
+        main(["link", "B-1", "--bot-username", "shop_help_bot"])
+    message = str(exited.value.code)
+    assert message.startswith("supportbot: configuration error: LINK_SECRET: ")
+    assert "at least 32 bytes" in message
+    assert secret not in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["shop", "shop_help", "bot", "abot", "1shop_bot", "shop-help_bot", "shop help bot",
+     "a" * 30 + "bot", "shop_bot?start=x", "@", ""],
+)  # fmt: skip
+def test_link_command_refuses_a_name_that_cannot_be_a_bot(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LINK_SECRET", SECRET)
+    code, out, err = run_cli(["link", "B-1", "--bot-username", name], capsys)
+    assert (code, out) == (2, "")
+    assert err.startswith("supportbot: --bot-username ")
+    assert "ending in 'bot'" in err
+
+
+@pytest.mark.parametrize("name", ["shop_help_bot", "@ShopHelpBot", "abcbot", "a" * 29 + "bot"])
+def test_link_command_takes_real_bot_names(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LINK_SECRET", SECRET)
+    code, out, _err = run_cli(["link", "B-1", "--bot-username", name], capsys)
+    assert code == 0
+    assert out.startswith(f"https://t.me/{name.removeprefix('@')}?start=")

@@ -246,3 +246,110 @@ def test_demo_set_covers_every_dialog_branch() -> None:
     )
     assert having(OrderStatus.cancelled, never_paid=lambda o: o.paid_at is None)
     assert len({o.order_id for o in orders}) == len(orders)
+
+
+HOSTILE_CSV = [
+    ("H-1,12345678901234567890,,unpaid,2026-11-24T09:00:00+03:00,,card,1,RUB,Mug,",
+     "buyer_telegram_id '12345678901234567890' is not a Telegram user id"),
+    ("H-2,42,,unpaid,9999-12-31T23:59:00-23:59,,card,1,RUB,Mug,",
+     "placed_at '9999-12-31T23:59:00-23:59' is out of range (years 2000 to 2100)"),
+    ("H-3,42,,unpaid,2026-11-24T09:00:00+03:00,,card,1,RUB,Mu\x00g,",
+     "title holds a control character (U+0000)"),
+    ("H-4,42,,unpaid,2026-11-24T09:00:00+03:00,,card,1,RUB,Mu\x1bg,",
+     "title holds a control character (U+001B)"),
+    ("H-5,42,B-\x00,unpaid,2026-11-24T09:00:00+03:00,,card,1,RUB,Mug,",
+     "buyer_id holds a control character (U+0000)"),
+]  # fmt: skip
+HOSTILE_JSON: list[tuple[dict[str, object], str]] = [
+    ({"title": {"name": "Mug"}}, "title must be text, not an object"),
+    ({"title": ["Mug"]}, "title must be text, not a list"),
+    ({"currency": 643}, "currency must be text, not a number"),
+    ({"status": True}, "status must be text, not true or false"),
+    ({"buyer_telegram_id": 12345678901234567890},
+     "buyer_telegram_id '12345678901234567890' is not a Telegram user id"),
+    ({"placed_at": "0001-01-01T00:00:00+23:59"},
+     "placed_at '0001-01-01T00:00:00+23:59' is out of range (years 2000 to 2100)"),
+    ({"title": "Mug\u0000"}, "title holds a control character (U+0000)"),
+]  # fmt: skip
+GOOD_JSON = {
+    "order_id": "J-0", "buyer_telegram_id": 42, "status": "unpaid",
+    "placed_at": "2026-11-01T10:00:00Z", "payment_method": "card", "amount": 5,
+    "currency": "EUR", "title": "Lamp",
+}  # fmt: skip
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> str:
+    """The import runs on SQLite and on PostgreSQL alike."""
+    url = sqlite_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    monkeypatch.setenv("DATABASE_URL", url)
+    return str(url)
+
+
+def test_hostile_rows_are_rejected_one_by_one_and_good_rows_load(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], any_db: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "orders.csv"
+    rows = [HEADER, GOOD, *(row for row, _ in HOSTILE_CSV), GOOD.replace("A-1", "A-2")]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    code, out, err = run(["orders", "import", str(path)], monkeypatch, capsys)
+    assert (code, err) == (1, "")
+    assert out.strip().splitlines() == [
+        *(f"{path}:{number}: rejected: {reason}" for number, (_, reason) in
+          enumerate(HOSTILE_CSV, 3)),
+        f"supportbot: 2 added, 0 updated, 0 unchanged, {len(HOSTILE_CSV)} rejected",
+    ]  # fmt: skip
+    assert set(orders(any_db)) == {"A-1", "A-2"}
+
+    path = tmp_path / "orders.jsonl"
+    lines = [json.dumps(GOOD_JSON)]
+    for number, (change, _) in enumerate(HOSTILE_JSON, 1):
+        lines.append(json.dumps(GOOD_JSON | {"order_id": f"J-{number}"} | change))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, out, err = run(["orders", "import", str(path)], monkeypatch, capsys)
+    assert (code, err) == (1, "")
+    assert out.strip().splitlines() == [
+        *(f"{path}:{number}: rejected: {reason}" for number, (_, reason) in
+          enumerate(HOSTILE_JSON, 2)),
+        f"supportbot: 1 added, 0 updated, 0 unchanged, {len(HOSTILE_JSON)} rejected",
+    ]  # fmt: skip
+    assert orders(any_db)["J-0"].title == "Lamp"
+    assert "J-1" not in orders(any_db)
+
+
+def test_a_row_the_database_refuses_is_rejected_alone(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], any_db: str, tmp_path: Path
+) -> None:
+    # Past validation on purpose: the database's own refusal must cost one row, not the batch.
+    monkeypatch.setattr("bot.ops.order_import.MAX_TELEGRAM_ID", 10**30)
+    path = tmp_path / "orders.csv"
+    huge = "A-9,12345678901234567890,,unpaid,2026-11-24T09:00:00+03:00,,card,1,RUB,Mug,"
+    path.write_text("\n".join([HEADER, GOOD, huge, GOOD.replace("A-1", "A-2")]) + "\n")
+    code, out, err = run(["orders", "import", str(path)], monkeypatch, capsys)
+    assert (code, err) == (1, "")
+    [rejected, summary] = out.strip().splitlines()
+    assert rejected.startswith(f"{path}:3: rejected: the database refused it: ")
+    assert summary == "supportbot: 2 added, 0 updated, 0 unchanged, 1 rejected"
+    assert set(orders(any_db)) == {"A-1", "A-2"}
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [("", "the file is empty"), ("\n \n", "the file is empty"),
+     (HEADER.replace(",", ";") + "\n" + GOOD.replace(",", ";") + "\n",
+      "the columns are separated by semicolons (';'); write the CSV with commas"),
+     (HEADER.replace(",", "\t") + "\n", "the columns are separated by tabs")],
+)  # fmt: skip
+def test_an_empty_or_semicolon_file_is_named_as_such(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    content: str,
+    says: str,
+) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(content, encoding="utf-8")
+    code, out, err = run(["orders", "import", str(path)], monkeypatch, capsys)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"supportbot: {path}: {says}")
+    assert "\n" not in err.strip()

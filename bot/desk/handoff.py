@@ -61,6 +61,7 @@ from bot.config import Settings
 from bot.desk.card import CardData, card_keyboard, card_text, topic_name, transcript_text
 from bot.desk.delivery import Delivery as Lanes
 from bot.desk.delivery import Sent, Undeliverable
+from bot.desk.links import Misleading, reveal
 from bot.domain.cases import CaseService, CaseType, Delivery, Sender
 from storage.models import Case, CaseMessage, User
 from storage.repositories.cases import CaseRepository
@@ -134,12 +135,15 @@ def outgoing(
     *,
     signature: str = "",
     heading: str = "",
+    warn: Callable[[Misleading], str] | None = None,
 ) -> Outgoing:
     """Calls that repeat `rows` (one message, or the parts of one album) in another chat.
 
     The signature is appended to the text or caption; content that cannot carry one
     (stickers, video notes, locations) gets the `heading` line before it. Text over
-    Telegram's limits is split into several messages, never cut.
+    Telegram's limits is split into several messages, never cut. With `warn` (a
+    buyer's message going to agents), hidden links are written out next to their
+    words, and `warn` words a line for each one that shows another host.
     """
     where: dict[str, Any] = {"chat_id": chat_id, "message_thread_id": thread_id}
     calls: list[TelegramMethod[Any]] = []
@@ -153,19 +157,22 @@ def outgoing(
         calls.append(SendMediaGroup(media=items, **where))
         return Outgoing(calls, 0)
     kind = first.content_type
+    body, entities = first.text, _entities(first)
+    if warn is not None:
+        body, entities = reveal(body, entities, warn)
     if kind == "text":
-        text = first.text + signature
+        text = body + signature
         parts = split_text(text, TEXT_LIMIT)
-        entities = _entities(first) if len(parts) == 1 else None
+        entities = entities if len(parts) == 1 else None
         calls += [
             SendMessage(text=part, entities=entities if i == 0 else None, **where)
             for i, part in enumerate(parts)
         ]
         return Outgoing(calls, 0)
     if kind in CAPTIONED:
-        caption = first.text + signature
+        caption = body + signature
         parts = split_text(caption, CAPTION_LIMIT) if caption else []
-        entities = _entities(first) if len(parts) == 1 and not signature else None
+        entities = entities if len(parts) == 1 and not signature else None
         head = parts[0] if parts else None
         senders: dict[str, type[TelegramMethod[Any]]] = {
             "photo": SendPhoto,
@@ -281,6 +288,14 @@ class Handoff:
             sign = "\n\n" + _("— {agent}, support team").format(agent=row.sender_name)
             heading = _("{agent} from the support team:").format(agent=row.sender_name)
         return sign, heading
+
+    def link_warning(self, link: Misleading) -> str:
+        """The agents' warning about a buyer's link that shows one host and leads to another."""
+        with self.agents():
+            return _(
+                "⚠️ The link “{words}” shows {shown} but leads to {host}: check it before "
+                "opening it."
+            ).format(words=link.words, shown=link.shown, host=link.host)
 
     # ------------------------------------------------------------------ the topic side
 
@@ -416,7 +431,7 @@ class Handoff:
     ) -> None:
         def send_all() -> Any:
             assert case.agent_chat_id is not None
-            return outgoing(rows, case.agent_chat_id, case.topic_id)
+            return outgoing(rows, case.agent_chat_id, case.topic_id, warn=self.link_warning)
 
         try:
             plan = send_all()
@@ -547,7 +562,8 @@ class Handoff:
             if case is None or row is None or row.delivery != Delivery.sent:
                 return  # a message still on its way goes out with the new wording
             if row.sender == Sender.buyer:
-                chat_id, message_id, text = case.agent_chat_id, row.topic_message_id, row.text
+                chat_id, message_id = case.agent_chat_id, row.topic_message_id
+                text, _entities_shown = reveal(row.text, _entities(row), self.link_warning)
             else:
                 signature, _heading = self.signature(row, case.locale)
                 chat_id, message_id = case.buyer_id, row.chat_message_id

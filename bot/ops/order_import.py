@@ -11,14 +11,16 @@ import csv
 import io
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from babel.numbers import is_currency
+from sqlalchemy.exc import DBAPIError
 
 from bot.domain.orders import OrderStatus, PaymentMethod
 from storage.models import Order
@@ -36,7 +38,17 @@ REQUIRED = (
 )
 PAID_STATUSES = {OrderStatus.paid, OrderStatus.shipped, OrderStatus.delivered}
 MAX_AMOUNT = Decimal("999999999999.99")
+# Telegram user ids have at most 52 significant bits.
+MAX_TELEGRAM_ID = 2**52 - 1
+# Orders placed outside these years are a broken export, not a real order.
+YEARS = range(2000, 2101)
+# Fields a JSON Lines file may give as a number instead of a string.
+NUMBER_FIELDS = frozenset({"order_id", "buyer_telegram_id", "buyer_id", "amount"})
 BATCH = 500
+# How a database refuses a value (SQLite's driver raises OverflowError for a too large int).
+REFUSED = (DBAPIError, OverflowError)
+# Delimiters spreadsheets often use instead of the comma.
+DELIMITERS = {"semicolons": ";", "tabs": "\t", "vertical bars": "|"}
 
 
 class RowError(ValueError):
@@ -87,6 +99,11 @@ class ImportReport:
     unchanged: int = 0
     rejected: list[Rejected] = field(default_factory=list)
 
+    def add(self, other: ImportReport) -> None:
+        self.added += other.added
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
     def summary(self) -> str:
         return (
             f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
@@ -95,8 +112,30 @@ class ImportReport:
 
 
 def _text(row: Mapping[str, Any], name: str) -> str:
+    """The field as stripped text; refuses objects, lists, booleans and control characters
+    (PostgreSQL refuses NUL, and nothing a buyer reads should carry the others)."""
     value = row.get(name)
-    return "" if value is None else str(value).strip()
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise RowError(f"{name} must be text, not {_json_kind(value)}")
+    if not isinstance(value, str) and name not in NUMBER_FIELDS:
+        raise RowError(f"{name} must be text, not a number")
+    text = str(value).strip()
+    for char in text:
+        if unicodedata.category(char) in ("Cc", "Cs"):
+            raise RowError(f"{name} holds a control character (U+{ord(char):04X})")
+    return text
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
 
 
 def _moment(row: Mapping[str, Any], name: str, *, required: bool = False) -> datetime | None:
@@ -111,6 +150,14 @@ def _moment(row: Mapping[str, Any], name: str, *, required: bool = False) -> dat
         raise RowError(f"{name} {value!r} is not an ISO 8601 date and time") from None
     if moment.tzinfo is None:
         raise RowError(f"{name} {value!r} has no UTC offset (write e.g. +03:00 or Z)")
+    try:
+        year = moment.astimezone(UTC).year
+    except OverflowError:  # e.g. 9999-12-31T23:59-23:59 is in the year 10000 in UTC
+        year = 0
+    if year not in YEARS:
+        raise RowError(
+            f"{name} {value!r} is out of range (years {YEARS.start} to {YEARS.stop - 1})"
+        )
     return moment
 
 
@@ -121,7 +168,12 @@ def parse_row(row: Mapping[str, Any]) -> OrderRecord:
         raise RowError(f"order_id {order_id!r} must be 1 to 40 letters, digits, '-' or '_'")
     telegram = _text(row, "buyer_telegram_id")
     buyer_id = _text(row, "buyer_id") or None
-    if telegram and not (telegram.isascii() and telegram.isdigit() and int(telegram) > 0):
+    if telegram and not (
+        telegram.isascii()
+        and telegram.isdigit()
+        and len(telegram) <= len(str(MAX_TELEGRAM_ID))
+        and 0 < int(telegram) <= MAX_TELEGRAM_ID
+    ):
         raise RowError(f"buyer_telegram_id {telegram!r} is not a Telegram user id")
     if not telegram and buyer_id is None:
         raise RowError("buyer_telegram_id and buyer_id are both empty: whose order is it?")
@@ -193,8 +245,17 @@ Row = tuple[int, Mapping[str, Any] | RowError]
 
 
 def _csv_rows(text: str) -> Iterator[Row]:
+    if not text.strip():
+        raise FileFormatError("the file is empty: it needs a header row and one order per row")
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [name.strip() for name in reader.fieldnames or []]
+    if len(header) == 1:
+        for name, delimiter in DELIMITERS.items():
+            if delimiter in header[0]:
+                raise FileFormatError(
+                    f"the columns are separated by {name} ({delimiter!r}); "
+                    "write the CSV with commas"
+                )
     missing = [name for name in REQUIRED if name not in header]
     if missing:
         raise FileFormatError(f"the header row lacks the columns: {', '.join(missing)}")
@@ -245,7 +306,7 @@ class OrderImporter:
     async def run(self, rows: Iterable[Row]) -> ImportReport:
         report = ImportReport()
         seen: dict[str, int] = {}
-        batch: list[OrderRecord] = []
+        batch: list[tuple[int, OrderRecord]] = []
         for line, row in rows:
             try:
                 if isinstance(row, RowError):
@@ -258,12 +319,37 @@ class OrderImporter:
                 report.rejected.append(Rejected(line, str(error)))
                 continue
             seen[record.order_id] = line
-            batch.append(record)
+            batch.append((line, record))
             if len(batch) >= BATCH:
-                await self.upsert(batch, report)
+                await self._store(batch, report)
                 batch = []
-        await self.upsert(batch, report)
+        await self._store(batch, report)
+        report.rejected.sort(key=lambda rejected: rejected.line)
         return report
+
+    async def _store(self, batch: Sequence[tuple[int, OrderRecord]], report: ImportReport) -> None:
+        """Upsert a batch in a savepoint; if the database refuses it, store row by row, so
+        only the rows it refuses are rejected and the others still load."""
+        if not batch:
+            return
+        counts = ImportReport()
+        try:
+            async with self.repo.savepoint():
+                await self.upsert([record for _, record in batch], counts)
+        except REFUSED:
+            for line, record in batch:
+                one = ImportReport()
+                try:
+                    async with self.repo.savepoint():
+                        await self.upsert([record], one)
+                except REFUSED as error:
+                    cause = error.orig if isinstance(error, DBAPIError) else error
+                    reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+                    report.rejected.append(Rejected(line, f"the database refused it: {reason}"))
+                    continue
+                report.add(one)
+            return
+        report.add(counts)
 
     async def upsert(self, records: Sequence[OrderRecord], report: ImportReport) -> None:
         """Store the records: new ones are added, known ones updated when they changed."""

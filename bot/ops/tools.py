@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import SystemClock
 from bot.config import Settings
-from bot.domain.linking import MAX_BUYER_ID_BYTES, LinkSigner, deep_link
+from bot.domain.linking import MAX_BUYER_ID_BYTES, LinkSigner, deep_link, valid_bot_username
+from bot.logs import Redactor
 from bot.ops.order_demo import create_demo_orders
 from bot.ops.order_import import FileFormatError, OrderImporter, read_rows
 from storage.db import create_engine, create_session_factory
@@ -83,6 +84,14 @@ async def print_link(settings: Settings, buyer_id: str, bot_username: str | None
             file=sys.stderr,
         )
         return 2
+    if bot_username is not None and not valid_bot_username(bot_username):
+        print(
+            f"supportbot: --bot-username {bot_username!r} is not a bot's username: 5 to 32 "
+            "letters, digits and underscores, starting with a letter and ending in 'bot' "
+            "(e.g. shop_help_bot)",
+            file=sys.stderr,
+        )
+        return 2
     if bot_username is None:
         if settings.bot_token is None:
             print(
@@ -94,8 +103,10 @@ async def print_link(settings: Settings, buyer_id: str, bot_username: str | None
         try:
             bot_username = await _username(settings)
         except TelegramAPIError as error:
+            # aiohttp's errors carry the request URL, and with it the token.
+            why = Redactor.for_settings(settings).redact(error.message)
             print(
-                f"supportbot: could not ask Telegram for the bot's username ({error.message}); "
+                f"supportbot: could not ask Telegram for the bot's username ({why}); "
                 "give it with --bot-username",
                 file=sys.stderr,
             )
