@@ -294,6 +294,11 @@ def create_router() -> Router:
                 "The buyer asked about order №{number} ({topic}); it is not among their "
                 "orders on record."
             ).format(number=number, topic=_(PURPOSE_TOPICS[Purpose(data["purpose"])]))
+            reason = _("Order number as the buyer typed it: {number}. {text}").format(
+                number=number, text=message.text
+            )
+        # The number may be another buyer's order: the case keeps it only as typed
+        # words, never as a link to that order.
         await open_case(
             message,
             state,
@@ -301,8 +306,7 @@ def create_router() -> Router:
             account,
             i18n,
             type_=CaseType.unknown_order,
-            order_id=number,
-            reason=message.text,
+            reason=reason,
             entries=[Entry(sender="bot", text=note), Entry.from_message(message)],
         )
 
