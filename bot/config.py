@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     dialog_timeout_hours: float = Field(default=24, gt=0)
     remind_before_hours: float = Field(default=4, ge=0)
     scheduler_interval_seconds: float = Field(default=60, gt=0)
+    data_retention_days: int | None = Field(default=None, gt=0)
+    """Erase buyers' personal data from cases closed this many days ago; None keeps it."""
 
     work_days: str = "mon,tue,wed,thu,fri"
     work_hours: str = "09:00-18:00"
@@ -82,7 +84,14 @@ class Settings(BaseSettings):
             raise ValueError("list holidays as YYYY-MM-DD dates separated by commas") from None
         return value
 
-    @field_validator("redis_url", "bot_token", "link_secret", "agent_chat_id", mode="before")
+    @field_validator(
+        "redis_url",
+        "bot_token",
+        "link_secret",
+        "agent_chat_id",
+        "data_retention_days",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

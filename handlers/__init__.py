@@ -18,6 +18,7 @@ from handlers import (
     order_picker,
     payment,
     person,
+    privacy,
     refund,
     relay,
     seller,
@@ -40,6 +41,7 @@ def create_routers() -> list[Router]:
         # The deep-link /start first: the plain /start in commands takes any payload.
         deep_link.create_router(),
         commands.create_router(),
+        privacy.create_router(),
         person.create_router(),
         my_orders.create_router(),
         payment.create_router(),

@@ -119,6 +119,8 @@ class Case(Base):
     rating_comment: Mapped[str | None] = mapped_column(Text)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     """When the buyer's personal data in this case was erased (/forget_me or retention)."""
+    erasure_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the case's topic was told of the erasure (the CLI leaves it to the bot)."""
 
     __table_args__ = (
         Index("ix_cases_buyer_open", "buyer_id", "type", "order_id", "status"),

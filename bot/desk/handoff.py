@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from aiogram import Bot
 from aiogram.methods import (
     CreateForumTopic,
+    EditForumTopic,
     EditMessageCaption,
     EditMessageText,
     ReopenForumTopic,
@@ -256,6 +257,11 @@ class Handoff:
         """A notice in an agents' group's General topic (reminders, hints)."""
         self.lanes.submit((chat_id, "general"), lambda: self._tell_group(bot, chat_id, notice))
 
+    def erased(self, bot: Bot, case_id: int) -> None:
+        """The buyer's data in the case was erased: say so in its topic, drop the
+        buyer's name from the topic's title and bring the card up to date."""
+        self.lanes.submit((case_id, "topic"), lambda: self._erased(bot, case_id))
+
     def edited(self, bot: Bot, case_id: int, row_id: int, sender: Sender) -> None:
         """A relayed message was edited: edit its copy on the other side."""
         lane = (case_id, "topic" if sender == Sender.buyer else "buyer")
@@ -294,7 +300,9 @@ class Handoff:
     async def _sync_topic(self, bot: Bot, case_id: int) -> None:
         async with self._unit() as (session, cases):
             case = await cases.get(case_id)
-            if case is None or not await self._ensure_topic(bot, session, case):
+            if case is None or (case.erased_at is not None and case.topic_id is None):
+                return  # erased before it reached the agents: no topic to make
+            if not await self._ensure_topic(bot, session, case):
                 return
             pending = await cases.repo.pending(case.id, Sender.buyer)
             if any(row.media_group_id for row in pending):
@@ -500,6 +508,31 @@ class Handoff:
                 )
             except Undeliverable as error:
                 log.error("case %s: notice not posted: %s", case_id, error.reason)
+
+    async def _erased(self, bot: Bot, case_id: int) -> None:
+        async with self._unit() as (session, cases):
+            case = await cases.get(case_id)
+            if case is None or case.erased_at is None or case.erasure_told_at is not None:
+                return
+            if case.agent_chat_id is not None and case.topic_id is not None:
+                with self.agents():
+                    name = topic_name(case, erased_name())
+                    note = _(
+                        "🗑 The buyer's personal data in this case was erased (at their request "
+                        "or after the retention period): their name, messages, files and "
+                        "account link. Replies here no longer reach them."
+                    )
+                chat_id, thread_id = case.agent_chat_id, case.topic_id
+                try:
+                    await self.lanes.call(
+                        bot, EditForumTopic(chat_id=chat_id, message_thread_id=thread_id, name=name)
+                    )
+                    await self.lanes.call(bot, _in_topic(case, note))
+                except Undeliverable as error:  # a topic deleted by hand needs no note
+                    log.warning("case %s: erasure not noted: %s", case.id, error.reason)
+                await self._refresh_card(bot, session, case)
+            case.erasure_told_at = self.clock.now()
+            await session.commit()
 
     async def _tell_group(self, bot: Bot, chat_id: int, notice: Notice) -> None:
         with self.agents():

@@ -20,11 +20,13 @@ def upgrade() -> None:
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.alter_column("buyer_id", existing_type=sa.BigInteger(), nullable=True)
         batch_op.add_column(sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("erasure_told_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     # Erased cases have no buyer any more: they cannot go back under NOT NULL.
     op.execute("DELETE FROM cases WHERE buyer_id IS NULL")
     with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.drop_column("erasure_told_at")
         batch_op.drop_column("erased_at")
         batch_op.alter_column("buyer_id", existing_type=sa.BigInteger(), nullable=False)
