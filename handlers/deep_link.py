@@ -49,7 +49,8 @@ def create_router() -> Router:
             )
         else:
             account.buyer_id = found
-            log.info("user %s linked to buyer %s", account.id, found)
+            # No ids: logs name cases, never people (README "Security and privacy").
+            log.info("a deep link connected an account to a marketplace buyer")
             text = _(
                 "Done: your marketplace account is connected. I can see your orders now: "
                 "choose “My orders” below."
