@@ -280,3 +280,10 @@ async def test_retention_is_off_by_default(sqlite_url: str, clock: ManualClock) 
             assert await session.get(User, BUYER) is not None
     finally:
         await box.stop()
+
+
+def test_retention_setting_is_read_from_the_environment(sqlite_url: str) -> None:
+    assert make_settings(sqlite_url, data_retention_days="").data_retention_days is None
+    assert make_settings(sqlite_url, data_retention_days="365").data_retention_days == 365
+    with pytest.raises(ValueError, match="greater than 0"):
+        make_settings(sqlite_url, data_retention_days="0")
