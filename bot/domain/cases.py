@@ -199,7 +199,8 @@ class CaseService:
 
     `on_change(case_id)` is called whenever the case's topic, card or relay outbox
     needs bringing up to date with Telegram; the services wire it to the handoff,
-    which does that after the unit of work commits.
+    which does that after the unit of work commits. `orders` checks that an order
+    given to `open` is the buyer's own; without it no case keeps an order link.
     """
 
     def __init__(
