@@ -179,6 +179,7 @@ async def register_commands(bot: Bot, i18n: I18n) -> None:
                 BotCommand(command="cancel", description=_("Stop the current step")),
                 BotCommand(command="language", description=_("Change the language")),
                 BotCommand(command="help", description=_("What I can do")),
+                BotCommand(command="forget_me", description=_("Erase my data")),
             ]
         await patiently(
             partial(

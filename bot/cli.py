@@ -40,6 +40,10 @@ def _parser() -> argparse.ArgumentParser:
     link.add_argument(
         "--bot-username", help="the bot's username (asked from Telegram when BOT_TOKEN is set)"
     )
+    forget = commands.add_parser("forget", help="erase one buyer's personal data")
+    whom = forget.add_mutually_exclusive_group(required=True)
+    whom.add_argument("--telegram-id", type=int, help="the buyer's Telegram user id")
+    whom.add_argument("--buyer-id", help="the marketplace's buyer id (every account linked to it)")
     commands.add_parser("migrate", help="apply pending database migrations")
     commands.add_parser("i18n", help="refresh messages.pot and merge it into the .po catalogs")
     report_cli.add_commands(commands)
@@ -140,6 +144,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.ops.tools import print_link
 
         return asyncio.run(print_link(settings, args.buyer_id, args.bot_username))
+    if args.command == "forget":
+        from bot.ops.forget import forget
+
+        return asyncio.run(forget(settings, args.telegram_id, args.buyer_id))
     if args.command == "migrate":
         from storage.db import create_engine
         from storage.migrate import upgrade

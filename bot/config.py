@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     dialog_timeout_hours: float = Field(default=24, gt=0)
     remind_before_hours: float = Field(default=4, ge=0)
     scheduler_interval_seconds: float = Field(default=60, gt=0)
+    data_retention_days: int | None = Field(default=None, gt=0)
+    """Erase buyers' personal data from cases closed this many days ago; None keeps it."""
 
     shutdown_grace_seconds: float = Field(default=10, ge=0)
     polling_timeout_seconds: int = Field(default=25, ge=0, le=50)
@@ -96,6 +98,7 @@ class Settings(BaseSettings):
         "agent_chat_id",
         "webhook_url",
         "webhook_secret",
+        "data_retention_days",
         mode="before",
     )
     @classmethod

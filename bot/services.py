@@ -64,13 +64,16 @@ class Services:
         bot: Bot | None = None,
     ) -> Services:
         changed: set[int] = set()
+        orders = OrderRepository(session)
         return cls(
             session=session,
             settings=settings,
             clock=clock,
             users=UserRepository(session),
-            cases=CaseService(CaseRepository(session), clock, settings, on_change=changed.add),
-            orders=SqlOrderSource(OrderRepository(session)),
+            cases=CaseService(
+                CaseRepository(session), clock, settings, on_change=changed.add, orders=orders
+            ),
+            orders=SqlOrderSource(orders),
             reports=ReportService(session, settings, clock),
             handoff=handoff,
             bot=bot,

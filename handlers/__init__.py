@@ -19,6 +19,7 @@ from handlers import (
     order_picker,
     payment,
     person,
+    privacy,
     refund,
     relay,
     seller,
@@ -41,6 +42,7 @@ def create_routers() -> list[Router]:
         # The deep-link /start first: the plain /start in commands takes any payload.
         deep_link.create_router(),
         commands.create_router(),
+        privacy.create_router(),
         # A message too long for a free-text step, before that step's handler sees it.
         free_text.create_router(),
         person.create_router(),

@@ -34,7 +34,8 @@ async def open_link(
         log.warning("a buyer opened a deep link, but LINK_SECRET is not set")
     outcome = await svc.links.open(command.args or "", account)
     if outcome is LinkOutcome.linked:
-        log.info("user %s linked to a buyer by a deep link", account.id)
+        # No ids: logs name cases, never people (README "Security and privacy").
+        log.info("a deep link connected an account to a marketplace buyer")
     await message.answer(
         _link_text(outcome, linked=account.buyer_id is not None), reply_markup=main_menu()
     )

@@ -38,13 +38,13 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain import formatting
-from bot.domain.cases import CaseType
+from bot.domain.cases import CaseType, Entry
 from bot.domain.orders import Buyer, OrderSource, order_status_label
 from bot.i18n import N_
 from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
 from bot.ui.keyboards import back_to_menu, main_menu
-from bot.ui.replies import ChatMessage, open_case_from_text, reply
+from bot.ui.replies import ChatMessage, open_case, reply
 from handlers.free_text import FreeText
 from storage.models import Order, User
 
@@ -329,15 +329,20 @@ async def described(
             "The buyer asked about order №{number} ({topic}); it is not among their "
             "orders on record."
         ).format(number=number, topic=_(PURPOSE_TOPICS[Purpose(data["purpose"])]))
-    await open_case_from_text(
+        reason = _("Order number as the buyer typed it: {number}. {text}").format(
+            number=number, text=message.text or ""
+        )
+    # The number may be another buyer's order: the case keeps it only as typed
+    # words, never as a link to that order.
+    await open_case(
         message,
         state,
         svc,
         account,
         i18n,
         type_=CaseType.unknown_order,
-        order_id=number,
-        note=note,
+        reason=reason,
+        entries=[Entry(sender="bot", text=note), Entry.from_message(message)],
     )
 
 

@@ -87,3 +87,20 @@ class SqlStorage(BaseStorage):
 
     async def close(self) -> None:
         """The engine belongs to the application; nothing to close here."""
+
+
+async def forget_redis_dialogs(url: str, user_id: int) -> int:
+    """Delete a person's dialog state from Redis (their private chat's keys, with or
+    without a bot id in the key); how many keys were deleted."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url)
+    try:
+        keys = [
+            key
+            for pattern in (f"fsm:{user_id}:{user_id}:*", f"fsm:*:{user_id}:{user_id}:*")
+            async for key in client.scan_iter(match=pattern)
+        ]
+        return int(await client.delete(*keys)) if keys else 0
+    finally:
+        await client.aclose()

@@ -104,7 +104,8 @@ class Case(Base):
     __tablename__ = "cases"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    buyer_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), index=True)
+    # NULL once the buyer's data was erased: the case stays only as anonymous figures.
+    buyer_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"), index=True)
     type: Mapped[str] = mapped_column(String(32))
     order_id: Mapped[str | None] = mapped_column(String(64))
     locale: Mapped[str] = mapped_column(String(8))
@@ -131,6 +132,10 @@ class Case(Base):
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the buyer's personal data in this case was erased (/forget_me or retention)."""
+    erasure_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the case's topic was told of the erasure (the CLI leaves it to the bot)."""
 
     __table_args__ = (
         Index("ix_cases_buyer_open", "buyer_id", "type", "order_id", "status"),

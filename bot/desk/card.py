@@ -54,6 +54,11 @@ class CardData:
     earlier: Sequence[Case]
 
 
+def erased_name() -> str:
+    """Stands for the buyer's name once their data was erased."""
+    return _("(data erased)")
+
+
 def topic_name(case: Case, buyer_name: str) -> str:
     """ "№12 · Refund not received · Anna" (Telegram allows 128 characters)."""
     return f"№{case.id} · {case_type_label(case.type)} · {buyer_name}"[:128]
@@ -117,6 +122,8 @@ def card_text(data: CardData, tz: ZoneInfo) -> str:
         lines.append(_("Earlier cases: {cases}").format(cases=earlier))
     else:
         lines.append(_("Earlier cases: none"))
+    if case.erased_at is not None:
+        lines.append(_("The buyer's personal data in this case was erased."))
     if case.rating is not None:
         lines.append(_("Buyer's rating: {stars} {score}/5").format(
             stars="★" * case.rating + "☆" * (5 - case.rating), score=case.rating

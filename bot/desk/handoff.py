@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from aiogram import Bot
 from aiogram.methods import (
     CreateForumTopic,
+    EditForumTopic,
     EditMessageCaption,
     EditMessageText,
     ReopenForumTopic,
@@ -58,7 +59,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.desk.card import CardData, card_keyboard, card_text, topic_name, transcript_text
+from bot.desk.card import (
+    CardData,
+    card_keyboard,
+    card_text,
+    erased_name,
+    topic_name,
+    transcript_text,
+)
 from bot.desk.delivery import Delivery as Lanes
 from bot.desk.delivery import Sent, Undeliverable
 from bot.desk.links import Misleading, reveal
@@ -256,6 +264,11 @@ class Handoff:
         """A notice in an agents' group's General topic (reminders, hints)."""
         self.lanes.submit((chat_id, "general"), lambda: self._tell_group(bot, chat_id, notice))
 
+    def erased(self, bot: Bot, case_id: int) -> None:
+        """The buyer's data in the case was erased: say so in its topic, drop the
+        buyer's name from the topic's title and bring the card up to date."""
+        self.lanes.submit((case_id, "topic"), lambda: self._erased(bot, case_id))
+
     def edited(self, bot: Bot, case_id: int, row_id: int, sender: Sender) -> None:
         """A relayed message was edited: edit its copy on the other side."""
         lane = (case_id, "topic" if sender == Sender.buyer else "buyer")
@@ -302,7 +315,9 @@ class Handoff:
     async def _sync_topic(self, bot: Bot, case_id: int) -> None:
         async with self._unit() as (session, cases):
             case = await cases.get(case_id)
-            if case is None or not await self._ensure_topic(bot, session, case):
+            if case is None or (case.erased_at is not None and case.topic_id is None):
+                return  # erased before it reached the agents: no topic to make
+            if not await self._ensure_topic(bot, session, case):
                 return
             pending = await cases.repo.pending(case.id, Sender.buyer)
             if any(row.media_group_id for row in pending):
@@ -335,10 +350,9 @@ class Handoff:
         if chat_id is None:
             log.warning("case %s waits: AGENT_CHAT_ID is not set", case.id)
             return False
-        buyer = await session.get(User, case.buyer_id)
-        buyer_name = buyer.first_name if buyer is not None else str(case.buyer_id)
+        buyer_name = await self._buyer_name(session, case)
         with self.agents():
-            name = topic_name(case, buyer_name)
+            name = topic_name(case, buyer_name or erased_name())
         try:
             sent = await self.lanes.call(
                 bot,
@@ -359,14 +373,26 @@ class Handoff:
     async def _card(self, session: AsyncSession, case: Case) -> tuple[str, InlineKeyboardMarkup]:
         repo = CaseRepository(session)
         tags = await repo.tags(case.id)
-        buyer = await session.get(User, case.buyer_id)
-        order = await OrderRepository(session).get(case.order_id) if case.order_id else None
-        earlier = [c for c in await repo.for_buyer(case.buyer_id) if c.id < case.id]
-        data = CardData(
-            case, buyer.first_name if buyer else str(case.buyer_id), tags, order, earlier
-        )
+        order = None
+        earlier: list[Case] = []
+        if case.buyer_id is not None:
+            # Only the case's own buyer's order is shown: a number that is someone
+            # else's shows as "not on record", whichever way it reached the case.
+            if case.order_id:
+                order = await OrderRepository(session).of_account(case.order_id, case.buyer_id)
+            earlier = [c for c in await repo.for_buyer(case.buyer_id) if c.id < case.id]
+        buyer_name = await self._buyer_name(session, case)
         with self.agents():
+            data = CardData(case, buyer_name or erased_name(), tags, order, earlier)
             return card_text(data, self.tz), card_keyboard(case, tags)
+
+    @staticmethod
+    async def _buyer_name(session: AsyncSession, case: Case) -> str | None:
+        """The buyer's first name; None once their data was erased."""
+        if case.buyer_id is None or case.erased_at is not None:
+            return None
+        buyer = await session.get(User, case.buyer_id)
+        return (buyer.first_name if buyer is not None else "") or str(case.buyer_id)
 
     async def _post_card(self, bot: Bot, session: AsyncSession, case: Case) -> None:
         assert case.agent_chat_id is not None
@@ -498,6 +524,31 @@ class Handoff:
             except Undeliverable as error:
                 log.error("case %s: notice not posted: %s", case_id, error.reason)
 
+    async def _erased(self, bot: Bot, case_id: int) -> None:
+        async with self._unit() as (session, cases):
+            case = await cases.get(case_id)
+            if case is None or case.erased_at is None or case.erasure_told_at is not None:
+                return
+            if case.agent_chat_id is not None and case.topic_id is not None:
+                with self.agents():
+                    name = topic_name(case, erased_name())
+                    note = _(
+                        "🗑 The buyer's personal data in this case was erased (at their request "
+                        "or after the retention period): their name, messages, files and "
+                        "account link. Replies here no longer reach them."
+                    )
+                chat_id, thread_id = case.agent_chat_id, case.topic_id
+                try:
+                    await self.lanes.call(
+                        bot, EditForumTopic(chat_id=chat_id, message_thread_id=thread_id, name=name)
+                    )
+                    await self.lanes.call(bot, _in_topic(case, note))
+                except Undeliverable as error:  # a topic deleted by hand needs no note
+                    log.warning("case %s: erasure not noted: %s", case.id, error.reason)
+                await self._refresh_card(bot, session, case)
+            case.erasure_told_at = self.clock.now()
+            await session.commit()
+
     async def _tell_group(self, bot: Bot, chat_id: int, notice: Notice) -> None:
         with self.agents():
             text, markup = notice()
@@ -511,8 +562,8 @@ class Handoff:
     async def _sync_buyer(self, bot: Bot, case_id: int) -> None:
         async with self._unit() as (session, cases):
             case = await cases.get(case_id)
-            if case is None:
-                return
+            if case is None or case.buyer_id is None:
+                return  # erased: nobody to relay to
             answered_before = case.first_response_at
             pending = await cases.repo.pending(case.id, Sender.agent)
             if any(row.media_group_id for row in pending):
@@ -542,7 +593,7 @@ class Handoff:
     async def _tell_buyer(self, bot: Bot, case_id: int, notice: Notice) -> None:
         async with self._unit() as (_session, cases):
             case = await cases.get(case_id)
-            if case is None:
+            if case is None or case.buyer_id is None:
                 return
             with self.speaking(case.locale):
                 text, markup = notice()
@@ -559,7 +610,12 @@ class Handoff:
         async with self._unit() as (session, cases):
             case = await cases.get(case_id)
             row = await session.get(CaseMessage, row_id)
-            if case is None or row is None or row.delivery != Delivery.sent:
+            if (
+                case is None
+                or case.buyer_id is None
+                or row is None
+                or row.delivery != Delivery.sent
+            ):
                 return  # a message still on its way goes out with the new wording
             if row.sender == Sender.buyer:
                 chat_id, message_id = case.agent_chat_id, row.topic_message_id

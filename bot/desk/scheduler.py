@@ -20,6 +20,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.desk.handoff import Handoff, Notice
 from bot.domain import formatting
 from bot.domain.cases import CaseService, case_type_label
+from bot.domain.erasure import ErasureService
 from storage.db import is_outage
 from storage.models import Case
 from storage.repositories.cases import CaseRepository
@@ -61,6 +62,19 @@ class Scheduler:
                     bot, case.id, _closed_for_agents(handoff.settings.reply_wait_days)
                 )
                 handoff.sync(bot, case.id)
+            erasure = ErasureService(session, handoff.clock, handoff.settings, cases)
+            expired = await erasure.expire()
+            if expired.cases or expired.accounts:
+                await session.commit()
+                log.info(
+                    "retention: erased %s cases and %s accounts",
+                    len(expired.cases),
+                    expired.accounts,
+                )
+            # Erasures made here and by `supportbot forget` (which has no bot) are told
+            # in their topics.
+            for case_id in await erasure.untold():
+                handoff.erased(bot, case_id)
 
     def _reminder(self, case: Case) -> Notice:
         tz = ZoneInfo(self.handoff.settings.timezone)

@@ -18,6 +18,7 @@ from bot.domain.calendar import WorkCalendar
 from bot.i18n import N_
 from storage.models import Case, CaseEvent, CaseMessage
 from storage.repositories.cases import OPEN_STATUSES, CaseRepository
+from storage.repositories.orders import OrderRepository
 
 
 class CaseType(StrEnum):
@@ -198,7 +199,8 @@ class CaseService:
 
     `on_change(case_id)` is called whenever the case's topic, card or relay outbox
     needs bringing up to date with Telegram; the services wire it to the handoff,
-    which does that after the unit of work commits.
+    which does that after the unit of work commits. `orders` checks that an order
+    given to `open` is the buyer's own; without it no case keeps an order link.
     """
 
     def __init__(
@@ -207,8 +209,10 @@ class CaseService:
         clock: Clock,
         settings: Settings,
         on_change: Callable[[int], None] | None = None,
+        orders: OrderRepository | None = None,
     ) -> None:
         self.repo = repo
+        self.orders = orders
         self.clock = clock
         self.settings = settings
         self.calendar = WorkCalendar.from_settings(settings)
@@ -235,6 +239,10 @@ class CaseService:
         goes into the existing case's transcript.
         """
         now = self.clock.now()
+        if order_id is not None and not await self._owns(buyer_id, order_id):
+            # Someone else's order never becomes a case's order: the number lives on
+            # only as the words the buyer typed (reason, transcript).
+            order_id = None
         existing = await self.repo.find_open(buyer_id, type_, order_id)
         if existing is not None:
             existing.updated_at = now
@@ -259,6 +267,11 @@ class CaseService:
         await self.add_entries(case, entries)
         self.on_change(case.id)
         return Opened(case, created=True)
+
+    async def _owns(self, buyer_id: int, order_id: str) -> bool:
+        if self.orders is None:
+            return False
+        return await self.orders.of_account(order_id, buyer_id) is not None
 
     async def add_entries(self, case: Case, entries: list[Entry]) -> list[CaseMessage]:
         now = self.clock.now()
@@ -327,7 +340,12 @@ class CaseService:
         self.on_change(case.id)
 
     async def add_agent_message(self, case: Case, entry: Entry) -> None:
-        """An agent's reply for the buyer. Whoever answers an unassigned case takes it."""
+        """An agent's reply for the buyer. Whoever answers an unassigned case takes it.
+
+        Once the buyer's data is erased there is nobody to relay to: kept as a note."""
+        if case.buyer_id is None:
+            await self.add_note(case, entry)
+            return
         case.updated_at = self.clock.now()
         await self.add_entries(case, [entry.pending()])
         if case.assignee_id is None and entry.sender_id is not None:

@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Order
+from storage.models import Order, User
 
 
 def owned_by(telegram_id: int, buyer_id: str | None) -> ColumnElement[bool]:
@@ -19,8 +19,15 @@ class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, order_id: str) -> Order | None:
-        return await self.session.get(Order, order_id)
+    async def of_account(self, order_id: str, telegram_id: int) -> Order | None:
+        """The order when it belongs to this Telegram user or to the buyer they linked;
+        None when it is unknown or someone else's. For views that start from a case."""
+        linked = select(User.buyer_id).where(User.id == telegram_id).scalar_subquery()
+        query = select(Order).where(
+            Order.order_id == order_id,
+            or_(Order.buyer_telegram_id == telegram_id, Order.buyer_id == linked),
+        )
+        return (await self.session.scalars(query)).first()
 
     async def find_owned(
         self, order_id: str, telegram_id: int, buyer_id: str | None
