@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     level = (
         "WARNING" if args.command != "run" and settings.log_level == "INFO" else settings.log_level
     )
-    setup_logging(level, [settings.bot_token, settings.link_secret])
+    setup_logging(level, [settings.bot_token, settings.link_secret], settings.log_format)
     sys.exit(_dispatch(args, settings))
 
 

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org"
     default_locale: Locale = "en"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    metrics_listen: str | None = None
+    health_max_inbox_lag_seconds: float = Field(default=60, gt=0)
     timezone: str = "Europe/Moscow"
     link_secret: SecretStr | None = None
     link_ttl_hours: int = Field(default=72, gt=0)
@@ -82,7 +85,19 @@ class Settings(BaseSettings):
             raise ValueError("list holidays as YYYY-MM-DD dates separated by commas") from None
         return value
 
-    @field_validator("redis_url", "bot_token", "link_secret", "agent_chat_id", mode="before")
+    @field_validator("metrics_listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        _, _, port = value.rpartition(":")
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("write it as host:port, e.g. 127.0.0.1:9108")
+        return value
+
+    @field_validator(
+        "redis_url", "bot_token", "link_secret", "agent_chat_id", "metrics_listen", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

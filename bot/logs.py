@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from pydantic import SecretStr
 
@@ -27,9 +29,32 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def setup_logging(level: str, secrets: Iterable[SecretStr | None]) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line (LOG_FORMAT=json), for log collectors.
+
+    Reads the record after `RedactSecrets` has rewritten it, so secrets stay out here too.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(
+    level: str, secrets: Iterable[SecretStr | None], log_format: str = "text"
+) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets(s.get_secret_value() for s in secrets if s is not None))
     root = logging.getLogger()
     root.handlers[:] = [handler]
