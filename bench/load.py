@@ -468,7 +468,8 @@ async def main(args: argparse.Namespace) -> int:
 def start_profiler(
     directory: str | None, scenario: str, pid: int
 ) -> subprocess.Popen[bytes] | None:
-    """py-spy on the bot for one scenario (collapsed stacks), when --profile is given."""
+    """py-spy on the bot for one scenario (collapsed stacks of the samples that hold
+    the GIL), when --profile is given."""
     if directory is None:
         return None
     Path(directory).mkdir(parents=True, exist_ok=True)
@@ -482,6 +483,8 @@ def start_profiler(
             "--rate",
             "250",
             "--nonblocking",
+            # Only samples that hold the GIL: the CPU the bot spends, not its waits.
+            "--gil",
             "--format",
             "raw",
             "--output",
