@@ -28,6 +28,9 @@ as a multiple of the echo's. Start-up (process start -> first getUpdates) and id
 memory are measured for both. The emulator's own CPU is shown too (this process, a
 share of one core): near 100% would mean the emulator, not the bot, is the limit.
 
+`--profile DIR` needs py-spy (`pip install py-spy`; it attaches to the bot's process,
+which takes root or ptrace rights).
+
 Everything stays on the loopback interface; every wait has a deadline, and the bot
 processes are stopped before the script returns.
 """
