@@ -24,7 +24,8 @@ from aiogram.exceptions import (
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
-from aiogram.methods import AnswerCallbackQuery, TelegramMethod
+from aiogram.methods import AnswerCallbackQuery, Response, TelegramMethod
+from aiogram.methods.base import TelegramType
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, ChatMemberAdministrator
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -37,6 +38,7 @@ from bot.desk.handoff import Handoff
 from bot.desk.scheduler import Scheduler
 from bot.errors import ErrorHandler, not_an_outage
 from bot.i18n import LocaleMiddleware, create_i18n
+from bot.metrics import Metrics, UpdateMetricsMiddleware
 from bot.middlewares import CardGuardMiddleware, UnitOfWorkMiddleware
 from handlers import create_routers
 from storage.db import create_session_factory
@@ -81,12 +83,34 @@ async def _stale_queries_answered(
         raise
 
 
+class BotSession(AiohttpSession):
+    """aiogram's HTTP session, keeping the models of the answers it reads alive.
+
+    aiogram reads every answer through a `Response[T]` model; pydantic keeps such
+    generic models only in a weak cache, so after each garbage collection the next
+    answer builds its model's schema again, on the hot path. One reference per
+    result type keeps them built.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._responses: dict[Any, Any] = {}
+
+    def check_response(
+        self, bot: Bot, method: TelegramMethod[TelegramType], status_code: int, content: str
+    ) -> Response[TelegramType]:
+        returning = method.__returning__
+        if returning not in self._responses:
+            self._responses[returning] = Response[returning]  # type: ignore[valid-type]
+        return super().check_response(bot, method, status_code, content)
+
+
 def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     """A Bot talking to TELEGRAM_API_URL (the official server, a self-hosted one, or a test)."""
     if settings.bot_token is None:
         raise ValueError("BOT_TOKEN is not set")
     if session is None:
-        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+        session = BotSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     session.middleware(_stale_queries_answered)
     return Bot(
         token=settings.bot_token.get_secret_value(),
@@ -122,7 +146,11 @@ def create_dispatcher(
     dp["delivery"] = delivery
     dp["handoff"] = handoff
     dp["scheduler"] = Scheduler(handoff, settings.scheduler_interval_seconds)
+    dp["metrics"] = metrics = Metrics()
+    metrics.watch_delivery(delivery)
 
+    # Outermost of ours: times and counts every update, whatever happens inside.
+    dp.update.outer_middleware(UpdateMetricsMiddleware(metrics))
     # First: card data is masked before anything else, storage and relay included, sees it.
     dp.update.outer_middleware(CardGuardMiddleware(sessions, i18n, settings.default_locale, clock))
     # Before aiogram's FSM middleware, so the dialog state is read in the update's session.

@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "WARNING" if args.command != "run" and settings.log_level == "INFO" else settings.log_level
     )
     redactor = Redactor.for_settings(settings)
-    setup_logging(level, redactor)
+    setup_logging(level, redactor, settings.log_format)
     logging.captureWarnings(True)  # warnings go through the same redaction
     try:
         code = _dispatch(args, settings)

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org"
     default_locale: Locale = "en"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    metrics_listen: str | None = None
+    health_max_inbox_lag_seconds: float = Field(default=60, gt=0)
     timezone: str = "Europe/Moscow"
     link_secret: SecretStr | None = None
     link_ttl_hours: int = Field(default=72, gt=0)
@@ -99,6 +102,7 @@ class Settings(BaseSettings):
         "webhook_url",
         "webhook_secret",
         "data_retention_days",
+        "metrics_listen",
         mode="before",
     )
     @classmethod
@@ -180,9 +184,11 @@ class Settings(BaseSettings):
                 raise ValueError("use 16 to 256 characters: letters, digits, _ and -")
         return value
 
-    @field_validator("webhook_listen")
+    @field_validator("webhook_listen", "metrics_listen")
     @classmethod
-    def _host_port(cls, value: str) -> str:
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         host, _, port = value.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError("write the address to listen on as HOST:PORT, e.g. 127.0.0.1:8080")

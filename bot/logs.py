@@ -9,9 +9,11 @@ an error nothing else caught.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, SecretStr
@@ -79,9 +81,30 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def setup_logging(level: str, redactor: Redactor) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line (LOG_FORMAT=json), for log collectors.
+
+    Reads the record after `RedactSecrets` has rewritten it, so secrets stay out here too.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(level: str, redactor: Redactor, log_format: str = "text") -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets(redactor))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -34,8 +34,10 @@ from bot.app import create_bot, create_dispatcher, patiently
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.inbox import Inbox, Outage, storage_probe
+from bot.metrics import Metrics, add_health_routes, listen_address, serve_health
 from storage.db import create_engine, create_session_factory, is_busy, is_outage
 from storage.migrate import upgrade
+from storage.repositories.inbox import InboxRepository
 
 log = logging.getLogger("supportbot")
 
@@ -60,21 +62,46 @@ class Runner:
         self.settings = settings
         self.engine = engine
         self.bot = create_bot(settings)
-        clock = SystemClock()
+        self.clock = clock = SystemClock()
         self.dp = create_dispatcher(settings, engine=engine, clock=clock)
         self.dp.startup.register(self.dp["scheduler"].start)
         self.dp.shutdown.register(self.dp["scheduler"].stop)
-        sessions = create_session_factory(engine)
+        self.sessions = sessions = create_session_factory(engine)
         self.outage = Outage(storage_probe(sessions, settings.redis_url))
         self.inbox = Inbox(self.dp, self.bot, sessions, clock, self.outage)
         self.stopping = asyncio.Event()
+        self._lag_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await _migrated(self.engine, self.outage)
         await patiently(self.bot.me, "getMe")
         await self.inbox.resume()
+        self._lag_task = asyncio.get_running_loop().create_task(self._watch_inbox_lag())
         workflow = {**self.dp.workflow_data, "dispatcher": self.dp, "bots": [self.bot]}
         await self.dp.emit_startup(bot=self.bot, **workflow)
+
+    async def _watch_inbox_lag(self, every: float = 5.0) -> None:
+        """Keep the inbox-lag gauge (metrics, /healthz) current."""
+        metrics: Metrics = self.dp["metrics"]
+        while True:
+            try:
+                async with self.sessions() as session:
+                    oldest = await InboxRepository(session).oldest_pending_at()
+                now = self.clock.now()
+                metrics.set_inbox_lag((now - oldest).total_seconds() if oldest else 0.0)
+            except Exception as error:
+                if not is_outage(error):
+                    raise
+            await asyncio.sleep(every)
+
+    async def serve_health(self) -> web.AppRunner | None:
+        """/healthz and /metrics on METRICS_LISTEN (polling mode)."""
+        if self.settings.metrics_listen is None:
+            return None
+        host, port = listen_address(self.settings.metrics_listen)
+        return await serve_health(
+            self.settings, host, port, engine=self.engine, metrics=self.dp["metrics"]
+        )
 
     def stop_on_signals(self) -> None:
         loop = asyncio.get_running_loop()
@@ -161,6 +188,7 @@ class Runner:
         secret = settings.webhook_secret.get_secret_value()
         app = web.Application()
         app.router.add_post(_path(settings.webhook_url), self._receive(secret))
+        add_health_routes(app, settings, self.engine, self.dp["metrics"])
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         host, port = settings.listen_address()
@@ -217,6 +245,8 @@ class Runner:
             await asyncio.wait_for(delivery.settle(), max(deadline - loop.time(), 0))
         workflow = {**self.dp.workflow_data, "dispatcher": self.dp, "bots": [self.bot]}
         await self.dp.emit_shutdown(bot=self.bot, **workflow)
+        if self._lag_task is not None:
+            self._lag_task.cancel()
 
 
 def _path(url: str) -> str:
@@ -234,8 +264,11 @@ async def run(settings: Settings, *, webhook: bool = False) -> None:
         if webhook:
             await runner.serve_webhook()
         else:
+            health = await runner.serve_health()
             log.info("polling %s", settings.telegram_api_url)
             await runner.poll()
+            if health is not None:
+                await health.cleanup()
         await runner.finish()
     finally:
         await runner.bot.session.close()  # also when start-up failed

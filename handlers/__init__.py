@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from aiogram import F, Router
+from aiogram.dispatcher.event.handler import FilterObject
 from aiogram.enums import ChatType
 
 from bot.middlewares import DialogTimeoutMiddleware
@@ -57,4 +61,34 @@ def create_routers() -> list[Router]:
         relay.create_router(),
         fallback.create_router(),
     )
-    return [buyers, agents.create_router()]
+    routers = [buyers, agents.create_router()]
+    for router in routers:
+        check_filters_inline(router)
+    return routers
+
+
+def check_filters_inline(router: Router) -> None:
+    """aiogram runs every plain (not async) filter in a worker thread: each `F.…` magic
+    filter and each bare dialog `State`, on every update that reaches it. Ours are
+    quick, pure checks, so they run on the event loop instead (same answers, no thread
+    hop). Applied to the router's own filters and its handlers', then its sub-routers."""
+    for observer in router.observers.values():
+        # The router-level filters (`router.message.filter(...)`) live in `_handler`.
+        for handler in (observer._handler, *observer.handlers):
+            for filter_ in handler.filters or ():
+                _inline(filter_)
+    for sub_router in router.sub_routers:
+        check_filters_inline(sub_router)
+
+
+def _inline(filter_: FilterObject) -> None:
+    if filter_.awaitable:
+        return
+    check: Callable[..., Any] = filter_.callback
+
+    async def on_loop(*args: Any, **kwargs: Any) -> Any:
+        return check(*args, **kwargs)
+
+    inline: Callable[..., Awaitable[Any]] = on_loop
+    filter_.callback = inline
+    filter_.awaitable = True

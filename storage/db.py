@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, make_url
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -13,10 +16,17 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import await_only
+
+BUSY_TIMEOUT_SECONDS = 30
+"""How long a write waits for another one to finish before the database says it is locked."""
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+_HOLDS = "supportbot_writer"
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An async engine; SQLite gets WAL and foreign keys so several readers can share it."""
+    """An async engine; SQLite gets WAL, foreign keys and one writer at a time."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         # Said here, in one line: the driver's own failure leaves a thread behind that
@@ -32,10 +42,74 @@ def create_engine(url: str) -> AsyncEngine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
             cursor.close()
 
+        SerialWrites(BUSY_TIMEOUT_SECONDS).attach(engine)
     return engine
+
+
+class SerialWrites:
+    """SQLite takes one writer at a time; this makes the writers queue for it in asyncio.
+
+    Without it, each pooled connection that wants to write while another one holds the
+    lock sleeps in SQLite's busy handler (in steps of up to 100 ms) and, after the busy
+    timeout, fails with "database is locked": under load, answers stretch to seconds
+    and updates fail. Here a transaction takes an asyncio lock before its first write
+    and gives it back when its connection returns to the pool, so the next writer starts the
+    moment the previous one ends, readers keep running side by side (WAL), and a write
+    that waited longer than `timeout` fails just as SQLite would have said.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._lock: asyncio.Lock | None = None
+
+    def attach(self, engine: AsyncEngine) -> None:
+        sync = engine.sync_engine
+        event.listen(sync, "before_cursor_execute", self._before_execute)
+        # The turn ends when the connection goes back to the pool, its transaction over
+        # (committed, or rolled back by the pool): not at the commit event, which fires
+        # before SQLite has finished the COMMIT.
+        event.listen(sync.pool, "reset", self._on_reset)
+        event.listen(sync.pool, "checkin", self._on_checkin)
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
+    def _before_execute(self, conn: Connection, *args: Any) -> None:
+        statement: str = args[1]
+        if conn.info.get(_HOLDS) or not is_write(statement):
+            return
+        try:
+            await_only(asyncio.wait_for(self.lock.acquire(), self.timeout))
+        except TimeoutError:
+            raise sqlite3.OperationalError("database is locked") from None
+        conn.info[_HOLDS] = True
+
+    def _on_reset(self, dbapi_connection: Any, connection_record: Any, reset_state: Any) -> None:
+        self._release(connection_record.info)
+
+    def _on_checkin(self, dbapi_connection: Any, connection_record: Any) -> None:
+        self._release(connection_record.info)
+
+    def _release(self, info: dict[Any, Any]) -> None:
+        if info.pop(_HOLDS, False):
+            self.lock.release()
+
+
+def is_write(statement: str) -> bool:
+    """Whether a statement may change the database (so it needs the writer's turn)."""
+    head = statement.lstrip()[:8].upper()
+    if head.startswith(_WRITES):
+        return True
+    if head.startswith("WITH"):
+        upper = statement.upper()
+        return any(word in upper for word in ("INSERT", "UPDATE", "DELETE"))
+    return False
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

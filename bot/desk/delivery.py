@@ -102,6 +102,8 @@ class Delivery:
         self._tasks: set[asyncio.Task[None]] = set()
         self._changed = asyncio.Event()
         self._current: dict[asyncio.Task[Any], _Lane] = {}
+        self.rate_limited = 0
+        """How many 429 "Too Many Requests" answers the calls got (for the metrics)."""
 
     # ------------------------------------------------------------------ lanes
 
@@ -187,6 +189,7 @@ class Delivery:
             try:
                 return Sent(await bot(method), maybe_twice=resent)
             except TelegramRetryAfter as error:
+                self.rate_limited += 1
                 rate_waits += 1
                 if rate_waits > self.rate_waits:
                     raise Undeliverable(error.message) from error

@@ -1,7 +1,9 @@
 """The report's chart as a PNG: cases per day by segment, and the medians.
 
 Matplotlib's object API on the Agg canvas: no pyplot, no global state, no
-display, safe to call from a worker thread while the bot keeps running.
+display, safe to call from a worker thread while the bot keeps running. Matplotlib
+is imported when a chart is first drawn: a bot that never draws one never pays its
+start-up time and memory.
 """
 
 from __future__ import annotations
@@ -9,9 +11,6 @@ from __future__ import annotations
 import io
 
 from aiogram.utils.i18n import gettext as _
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-from matplotlib.figure import Figure
 
 from bot.reports.render import segment_label
 from bot.reports.service import Report
@@ -23,6 +22,10 @@ MAX_SERIES = 6
 
 def render_chart(report: Report) -> bytes:
     """A PNG of about 1000×700 pixels, labelled in the current gettext locale."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(10, 7), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     daily, medians = figure.subplots(2, 1, height_ratios=(3, 2))

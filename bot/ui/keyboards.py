@@ -1,15 +1,43 @@
-"""Keyboards shared by several dialogs. Labels are translated when the keyboard is built."""
+"""Keyboards shared by several dialogs. Labels are translated when the keyboard is built.
+
+Keyboards that never change are built once per language (`per_locale`) and shared:
+nothing may modify a markup it got from here.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.ui.callbacks import Lang, LangCb, MenuAction, MenuCb
 
 
+def per_locale(build: Callable[[], InlineKeyboardMarkup]) -> Callable[[], InlineKeyboardMarkup]:
+    """Build a fixed keyboard once for each language and hand out that one afterwards
+    (building one costs a deep copy per button, on every message)."""
+    built: dict[str, InlineKeyboardMarkup] = {}
+
+    @wraps(build)
+    def cached() -> InlineKeyboardMarkup:
+        i18n = I18n.get_current(no_error=True)
+        if i18n is None:
+            return build()
+        locale = i18n.current_locale
+        markup = built.get(locale)
+        if markup is None:
+            markup = built[locale] = build()
+        return markup
+
+    return cached
+
+
+@per_locale
 def main_menu() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     items = [
@@ -29,12 +57,14 @@ def main_menu() -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
+@per_locale
 def back_to_menu() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=_("⬅️ Main menu"), callback_data=MenuCb(action=MenuAction.home))
     return builder.as_markup()
 
 
+@per_locale
 def language_picker() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     # Each language is named in itself, so anyone can find their own.

@@ -64,6 +64,13 @@ async def test_webhook_answers_buyers_refuses_strangers_and_survives_a_kill(
             async with client.post(hook, json={"update_id": "x"}, headers=right) as answer:
                 assert answer.status == 400
         assert await _stored(database_url) == stored  # refused requests touched nothing
+        base = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as client:
+            async with client.get(f"{base}/healthz") as answer:
+                assert answer.status == 200
+                assert (await answer.json())["database"] == "ok"
+            async with client.get(f"{base}/metrics") as answer:
+                assert 'supportbot_updates_total{type="message"}' in await answer.text()
 
         # Killed: Telegram's posts fail until the bot is back, then arrive.
         process.kill()

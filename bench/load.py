@@ -1,0 +1,536 @@
+"""Load benchmark: the real `supportbot run` over HTTP, many buyers at once, closed loop.
+
+    python bench/load.py [--buyers 50] [--messages 20]
+                         [--scenarios text,start,dialog,relay-in,relay-out]
+                         [--database-url postgresql+asyncpg://...] [--no-echo]
+                         [--profile DIR]
+
+This process runs the Bot API emulator (bot/emulator) on 127.0.0.1 and the buyers;
+the bot runs in its own process, exactly as in production (polling, SQLite in a
+temporary folder unless --database-url is given). Each buyer sends a message, waits
+for the bot's answer at the emulator, then sends the next (closed loop), so the
+figures say how fast answers come back, not how fast a queue fills.
+
+Scenarios (an update is one buyer or agent message or button press):
+- text: a plain message outside any dialog (the menu fallback answers);
+- start: /start (greeting and main menu);
+- dialog: payment help, one button press a step (kind, the causes, the advice, back
+  to the menu, round again);
+- relay-in: a buyer with an open case writes; the answer is the copy in the case's topic;
+- relay-out: an agent writes in the case's topic; the answer is the copy at the buyer.
+
+For each it prints updates/s, latency p50/p95/p99 (the update made available by the
+emulator -> the bot's message stored by the emulator), the bot process's CPU per
+update, its peak RSS, and failed updates (no answer within --timeout, or an ERROR or
+traceback in the bot's log). The same harness then runs a bare aiogram echo bot
+(bench/echo_bot.py) through text and /start, and the bot's CPU per update is shown
+as a multiple of the echo's. Start-up (process start -> first getUpdates) and idle
+memory are measured for both. The emulator's own CPU is shown too (this process, a
+share of one core): near 100% would mean the emulator, not the bot, is the limit.
+
+`--profile DIR` needs py-spy (`pip install py-spy`; it attaches to the bot's process,
+which takes root or ptrace rights).
+
+Everything stays on the loopback interface; every wait has a deadline, and the bot
+processes are stopped before the script returns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text as sql
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.emulator.http import EmulatorServer
+from bot.emulator.model import BotApiModel, Chat
+from storage.db import create_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+# Not a secret: only the emulator on 127.0.0.1 accepts it.
+TOKEN = "4242424242:AAF-bench-token-not-a-secret"  # noqa: S105
+AGENT_CHAT = -1001000000777
+SCENARIOS = ("text", "start", "dialog", "relay-in", "relay-out")
+ECHO_SCENARIOS = ("text", "start")
+# One round of the payment dialog, a button press a step; every step answers with one
+# new message (and the button's toast).
+DIALOG_ROUND = ("m:payment", "pay:n", "pay:nx", "pay:nx", "pay:nx", "pay:nx", "pay:nx", "pay:l")
+TICKS = os.sysconf("SC_CLK_TCK")
+ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL)\b")
+
+
+class BenchModel(BotApiModel):
+    """The emulator's model, telling waiting buyers the moment the bot's message lands."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__(token)
+        self.waiters: dict[tuple[int, int | None], list[asyncio.Future[float]]] = defaultdict(list)
+        self.stored = 0
+        self.unexpected = 0
+        self.first_poll: float | None = None
+
+    def reset_calls(self) -> None:
+        self.calls.clear()
+
+    async def call(
+        self,
+        token: str,
+        method: str,
+        params: dict[str, Any],
+        uploads: dict[str, bytes] | None = None,
+    ) -> Any:
+        if self.first_poll is None and method.lower() == "getupdates":
+            self.first_poll = time.perf_counter()
+        result = await super().call(token, method, params, uploads)
+        # The harness reads nothing from the call log; keep memory flat.
+        self.calls.clear()
+        return result
+
+    def expect(self, chat_id: int, thread_id: int | None = None) -> asyncio.Future[float]:
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.waiters[(chat_id, thread_id)].append(future)
+        return future
+
+    def _store(self, chat: Chat, message: dict[str, Any]) -> dict[str, Any]:
+        stored = super()._store(chat, message)
+        self.stored += 1
+        waiting = self.waiters.get((chat.id, message.get("message_thread_id")))
+        while waiting:
+            future = waiting.pop(0)
+            if not future.done():
+                future.set_result(time.perf_counter())
+                break
+        else:
+            self.unexpected += 1
+        return stored
+
+
+@dataclass
+class Result:
+    scenario: str
+    bot: str
+    updates: int = 0
+    timeouts: int = 0
+    wall: float = 0.0
+    cpu: float = 0.0
+    emulator_cpu: float = 0.0
+    peak_rss_mb: float = 0.0
+    log_errors: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.updates / self.wall if self.wall else 0.0
+
+    @property
+    def cpu_ms(self) -> float:
+        return 1000 * self.cpu / self.updates if self.updates else float("nan")
+
+    def pct(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def memory_mb(pid: int, key: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak(pid: int) -> None:
+    """Start the peak-RSS count (VmHWM) afresh, where the kernel allows it."""
+    with contextlib.suppress(OSError):
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+class Subject:
+    """One bot process under load (ours or the echo bot), its log and its figures."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], workdir: Path) -> None:
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self.workdir = workdir
+        self.log_path = workdir / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.startup = float("nan")
+        self.idle_mb = float("nan")
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    async def start(self, model: BenchModel, limit: float) -> None:
+        model.first_poll = None
+        started = time.perf_counter()
+        with self.log_path.open("ab") as log:
+            # The bot under test, started from this script's own fixed command line.
+            self.process = subprocess.Popen(  # noqa: S603, ASYNC220
+                self.argv, cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = started + limit
+        while model.first_poll is None:
+            if self.process.poll() is not None or time.perf_counter() > deadline:
+                raise RuntimeError(f"{self.name} did not start:\n{self.log()[-3000:]}")
+            await asyncio.sleep(0.005)
+        self.startup = model.first_poll - started
+        # Idle: started, polling, nothing to do for a moment.
+        await asyncio.sleep(2)
+        self.idle_mb = memory_mb(self.pid, "VmRSS")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_size(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def errors_since(self, offset: int) -> int:
+        with self.log_path.open("rb") as log:
+            log.seek(offset)
+            tail = log.read().decode(errors="replace")
+        return sum(1 for line in tail.splitlines() if ERROR_LINE.search(line))
+
+
+class Load:
+    """The buyers, their agents' topics, and how one scenario is driven."""
+
+    def __init__(self, model: BenchModel, args: argparse.Namespace) -> None:
+        self.model = model
+        self.args = args
+        # Distinct ids on every run, so a reused PostgreSQL database never mixes runs.
+        base = 10_000_000 + (time.time_ns() // 1_000_000) % 10_000_000 * 100
+        self.buyers = [base + i for i in range(args.buyers)]
+        self.agent = base - 1
+        self.topics: dict[int, int] = {}
+        self.menu: dict[int, int] = {}
+        model.add_user(self.agent, "Agent", language_code="en")
+        for buyer in self.buyers:
+            model.add_user(buyer, f"Buyer{buyer % 1000}", language_code="en")
+
+    async def exchange(self, send: Any, chat_id: int, thread_id: int | None = None) -> float | None:
+        """Send one update, wait for the bot's message in (chat, thread); the latency."""
+        waiter = self.model.expect(chat_id, thread_id)
+        sent = time.perf_counter()
+        send()
+        try:
+            answered = await asyncio.wait_for(asyncio.shield(waiter), self.args.timeout)
+        except TimeoutError:
+            waiter.cancel()
+            return None
+        return answered - sent
+
+    def _last_bot_message(self, buyer: int) -> int:
+        return self.model.bot_messages(buyer)[-1]["message_id"]
+
+    def _step(self, scenario: str, buyer: int, i: int) -> tuple[Any, int, int | None]:
+        model = self.model
+        if scenario == "text":
+            return (lambda: model.send_message(buyer, f"hello {i}")), buyer, None
+        if scenario == "start":
+            return (lambda: model.send_message(buyer, "/start")), buyer, None
+        if scenario == "dialog":
+            data = DIALOG_ROUND[i % len(DIALOG_ROUND)]
+            message_id = self._last_bot_message(buyer)
+            return (lambda: model.press(buyer, buyer, message_id, data)), buyer, None
+        topic = self.topics[buyer]
+        if scenario == "relay-in":
+            return (lambda: model.send_message(buyer, f"more details {i}")), AGENT_CHAT, topic
+        if scenario == "relay-out":
+            return (
+                lambda: model.send_message(
+                    self.agent, f"agent answer {i}", chat_id=AGENT_CHAT, thread_id=topic
+                ),
+                buyer,
+                None,
+            )
+        raise ValueError(scenario)
+
+    async def buyer_loop(self, scenario: str, buyer: int, result: Result, count: int) -> None:
+        for i in range(count):
+            send, chat_id, thread_id = self._step(scenario, buyer, i)
+            latency = await self.exchange(send, chat_id, thread_id)
+            if latency is None:
+                result.timeouts += 1
+                if scenario == "dialog":
+                    return  # the dialog lost its place; the rest would measure nonsense
+            else:
+                result.latencies.append(latency)
+                result.updates += 1
+
+    async def run(self, scenario: str, subject: Subject, count: int) -> Result:
+        result = Result(scenario, subject.name)
+        await self.quiet()
+        log_offset = subject.log_size()
+        reset_peak(subject.pid)
+        cpu_before, emu_before = cpu_seconds(subject.pid), time.process_time()
+        started = time.perf_counter()
+        await asyncio.gather(*(self.buyer_loop(scenario, b, result, count) for b in self.buyers))
+        result.wall = time.perf_counter() - started
+        result.cpu = cpu_seconds(subject.pid) - cpu_before
+        result.emulator_cpu = (time.process_time() - emu_before) / result.wall
+        result.peak_rss_mb = memory_mb(subject.pid, "VmHWM")
+        await self.quiet()
+        result.log_errors = subject.errors_since(log_offset)
+        return result
+
+    async def quiet(self, spell: float = 0.3, limit: float = 30) -> None:
+        """Wait until the bot has sent nothing for a short spell (its tail work is done)."""
+        deadline = time.perf_counter() + limit
+        while time.perf_counter() < deadline:
+            before = self.model.stored
+            await asyncio.sleep(spell)
+            if self.model.stored == before:
+                return
+
+    async def greet_all(self) -> None:
+        """Every buyer has an account and a menu before anything is measured."""
+        await asyncio.gather(
+            *(
+                self.exchange(lambda b=b: self.model.send_message(b, "/start"), b)
+                for b in self.buyers
+            )
+        )
+
+    async def open_cases(self, database_url: str) -> None:
+        """Each buyer asks for a person and gets a case with its topic (not measured)."""
+
+        async def one(buyer: int) -> None:
+            await self.exchange(
+                lambda: self.model.press(buyer, buyer, self._last_bot_message(buyer), "m:person"),
+                buyer,
+            )
+            await self.exchange(
+                lambda: self.model.send_message(buyer, "My parcel is late, please help"), buyer
+            )
+
+        await asyncio.gather(*(one(b) for b in self.buyers))
+        engine = create_engine(database_url)
+        deadline = time.perf_counter() + max(120, self.args.timeout)
+        try:
+            while len(self.topics) < len(self.buyers):
+                if time.perf_counter() > deadline:
+                    print(
+                        f"only {len(self.topics)} of {len(self.buyers)} cases got a topic: "
+                        "the relay scenarios run with those buyers",
+                        file=sys.stderr,
+                    )
+                    self.buyers = [b for b in self.buyers if b in self.topics]
+                    break
+                async with engine.connect() as conn:
+                    rows = await conn.execute(
+                        sql(
+                            "SELECT buyer_id, topic_id FROM cases "
+                            "WHERE topic_id IS NOT NULL AND buyer_id >= :low AND buyer_id <= :high"
+                        ),
+                        {"low": self.buyers[0], "high": self.buyers[-1]},
+                    )
+                    self.topics = {int(b): int(t) for b, t in rows}
+                await asyncio.sleep(0.2)
+        finally:
+            await engine.dispose()
+        await self.quiet(spell=1.0)
+
+
+def print_table(results: list[Result], subjects: dict[str, Subject]) -> None:
+    echo_text = next((r for r in results if r.bot == "echo" and r.scenario == "text"), None)
+    floor = echo_text.cpu_ms if echo_text else float("nan")
+    header = (
+        f"{'bot':<6} {'scenario':<10} {'updates':>7} {'upd/s':>7} {'p50 ms':>7} {'p95 ms':>7} "
+        f"{'p99 ms':>7} {'CPU ms/upd':>10} {'x echo':>6} {'peak MB':>7} {'t/o':>4} {'errors':>6} "
+        f"{'emu CPU':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(
+            f"{r.bot:<6} {r.scenario:<10} {r.updates:>7} {r.rate:>7.0f} {r.pct(0.50):>7.0f} "
+            f"{r.pct(0.95):>7.0f} {r.pct(0.99):>7.0f} {r.cpu_ms:>10.2f} "
+            f"{r.cpu_ms / floor:>6.1f} {r.peak_rss_mb:>7.0f} {r.timeouts:>4} {r.log_errors:>6} "
+            f"{100 * r.emulator_cpu:>6.0f}%"
+        )
+    print()
+    for subject in subjects.values():
+        print(
+            f"{subject.name:<6} start-up (process start -> first getUpdates) "
+            f"{subject.startup:.2f} s, idle RSS {subject.idle_mb:.0f} MB"
+        )
+    print(
+        "t/o = updates with no answer within the timeout; errors = ERROR records in the "
+        "bot's log (each a failed update or delivery); "
+        "emu CPU = the emulator and the buyers (this process), share of one core"
+    )
+
+
+async def main(args: argparse.Namespace) -> int:
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = set(scenarios) - set(SCENARIOS)
+    if unknown:
+        raise SystemExit(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    model = BenchModel(TOKEN)
+    model.add_group(AGENT_CHAT, "Support agents")
+    server = EmulatorServer(model)
+    url = await server.start()
+    results: list[Result] = []
+    subjects: dict[str, Subject] = {}
+    with tempfile.TemporaryDirectory(prefix="supportbot-load-") as tmp:
+        workdir = Path(tmp)
+        database_url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bot.sqlite3'}"
+        base_env = {
+            **os.environ,
+            "BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_URL": url,
+            "LOG_LEVEL": "INFO",
+            "PYTHONPATH": str(ROOT),
+        }
+        base_env.pop("REDIS_URL", None)
+        base_env.update(args.env)
+        ours = Subject(
+            "ours",
+            [sys.executable, "-m", "bot", "run"],
+            {**base_env, "AGENT_CHAT_ID": str(AGENT_CHAT), "DATABASE_URL": database_url},
+            workdir,
+        )
+        echo = Subject(
+            "echo", [sys.executable, str(ROOT / "bench" / "echo_bot.py")], base_env, workdir
+        )
+        try:
+            if not args.no_echo:
+                subjects["echo"] = echo
+                await echo.start(model, args.start_timeout)
+                load = Load(model, args)
+                for scenario in (s for s in scenarios if s in ECHO_SCENARIOS):
+                    results.append(await load.run(scenario, echo, args.messages))
+                    print(f"echo {scenario}: done", file=sys.stderr)
+                echo.stop()
+            subjects["ours"] = ours
+            await ours.start(model, args.start_timeout)
+            load = Load(model, args)
+            await load.greet_all()
+            for scenario in scenarios:
+                if scenario.startswith("relay") and not load.topics:
+                    await load.open_cases(database_url)
+                profiler = start_profiler(args.profile, scenario, ours.pid)
+                try:
+                    results.append(await load.run(scenario, ours, args.messages))
+                finally:
+                    stop_profiler(profiler)
+                print(f"ours {scenario}: done", file=sys.stderr)
+            ours.stop()
+        except Exception as error:  # still show what was measured before it broke
+            print(f"the run stopped early: {error!r}", file=sys.stderr)
+        finally:
+            echo.stop()
+            ours.stop()
+            await server.stop()
+        print(
+            f"\n{args.buyers} buyers x {args.messages} updates each, closed loop, "
+            f"{'PostgreSQL' if args.database_url else 'SQLite'}, polling\n"
+        )
+        print_table(results, subjects)
+        if args.keep_logs:
+            for subject in subjects.values():
+                target = Path(args.keep_logs) / subject.log_path.name
+                target.write_text(subject.log())
+    return 0
+
+
+def start_profiler(
+    directory: str | None, scenario: str, pid: int
+) -> subprocess.Popen[bytes] | None:
+    """py-spy on the bot for one scenario (collapsed stacks of the samples that hold
+    the GIL), when --profile is given."""
+    if directory is None:
+        return None
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    py_spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen(  # noqa: S603
+        [
+            str(py_spy if py_spy.exists() else "py-spy"),
+            "record",
+            "--pid",
+            str(pid),
+            "--rate",
+            "250",
+            "--nonblocking",
+            # Only samples that hold the GIL: the CPU the bot spends, not its waits.
+            "--gil",
+            "--format",
+            "raw",
+            "--output",
+            str(Path(directory) / f"{scenario}.txt"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop_profiler(profiler: subprocess.Popen[bytes] | None) -> None:
+    if profiler is None:
+        return
+    profiler.send_signal(signal.SIGINT)
+    try:
+        profiler.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        profiler.kill()
+        profiler.wait()
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--buyers", type=int, default=50)
+    parser.add_argument("--messages", type=int, default=20, help="updates per buyer")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds for one answer")
+    parser.add_argument(
+        "--start-timeout", type=float, default=120.0, help="seconds for a bot to start"
+    )
+    parser.add_argument("--no-echo", action="store_true", help="skip the echo bot")
+    parser.add_argument("--profile", default=None, help="folder for py-spy stacks per scenario")
+    parser.add_argument("--keep-logs", default=None, help="folder to copy the bots' logs to")
+    parser.add_argument(
+        "--env", action="append", default=[], help="NAME=VALUE for the bot (repeatable)"
+    )
+    args = parser.parse_args()
+    args.env = dict(item.split("=", 1) for item in args.env)
+    if args.buyers < 1 or args.messages < 1:
+        parser.error("--buyers and --messages must be positive")
+    return args
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main(parse_args())))
