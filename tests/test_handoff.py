@@ -35,7 +35,7 @@ async def desk(
 
 async def ask_person(desk: Desk, text: str = "Where is my parcel 12345?") -> int:
     """The buyer opens a general case through the 'talk to a person' dialog."""
-    await desk.buyer.press(index=5)
+    await desk.buyer.press(desk.says({"en": "Talk to a person", "ru": "Связаться с сотрудником"}))
     await desk.buyer.send(text)
     async with desk.box.db() as session:
         return (await session.scalars(select(Case.id).order_by(Case.id.desc()))).first() or 0
@@ -291,7 +291,7 @@ async def test_rating_and_comment_after_resolve(desk: Desk) -> None:
 async def test_my_requests_and_withdrawing_one(desk: Desk) -> None:
     case_id = await ask_person(desk)
     await desk.buyer.send("/start")
-    [listing] = await desk.buyer.press(index=7)
+    [listing] = await desk.buyer.press(desk.says({"en": "My requests", "ru": "Мои обращения"}))
     assert f"№{case_id}" in listing["text"]
     assert desk.says({"en": "waiting for an agent", "ru": "ждёт сотрудника"}) in listing["text"]
     await desk.buyer.press(desk.says({"en": "is solved, thanks", "ru": "вопрос решён"}))
