@@ -356,6 +356,12 @@ async def test_group_is_reminded_once_before_the_deadline(desk: Desk) -> None:
         {"en": "⏰ Case №1 (General question) still has no answer",
          "ru": "⏰ Обращение №1 (Общий вопрос) всё ещё без ответа"}, "agent"))  # fmt: skip
     assert f"/{desk.agent.topic_id(case_id)}" in general[0]["text"]
+    desk.box.clock.set(due + timedelta(hours=1))  # and past the deadline, round after round
+    for _ in range(3):
+        await desk.box.run_due()
+    assert [m for m in desk.box.model.bot_messages(GROUP) if "message_thread_id" not in m] == [
+        general[0]
+    ]
 
 
 async def test_several_open_cases_the_buyer_chooses(desk: Desk) -> None:

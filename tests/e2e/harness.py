@@ -114,7 +114,7 @@ class LiveBot:
     looked at again each time the bot makes a request, never for a fixed time."""
 
     def __init__(
-        self, model: BotApiModel, process: BotProcess, timeout: float = 15.0, start_up: float = 60.0
+        self, model: BotApiModel, process: BotProcess, timeout: float = 30.0, start_up: float = 90.0
     ) -> None:
         self.model = model
         self.process = process
