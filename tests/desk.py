@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from aiogram.types import Chat, TelegramObject, Update, User
+
 from bot.domain.cases import CaseType, Entry, Opened
 from bot.emulator.sandbox import Agent, Person, Sandbox
+from bot.middlewares import UnitOfWorkMiddleware
 from bot.services import Services
 
 GROUP = -1001000000001
@@ -27,6 +30,13 @@ class Desk:
         return texts[self.buyer_lang if side == "buyer" else self.agent_lang]
 
 
+def unit_of_work(box: Sandbox) -> UnitOfWorkMiddleware:
+    """The dispatcher's own unit of work, the one every update goes through."""
+    found = [m for m in box.dp.update.outer_middleware if isinstance(m, UnitOfWorkMiddleware)]
+    assert len(found) == 1, found
+    return found[0]
+
+
 async def open_case(
     box: Sandbox,
     buyer_id: int,
@@ -37,13 +47,13 @@ async def open_case(
     reason: str = "Where is my parcel?",
     entries: list[Entry] | None = None,
 ) -> Opened:
-    """Open a case the way a dialog does (one service call), commit, and deliver."""
-    async with box.db() as session:
-        svc = Services.build(
-            session, box.settings, box.clock, handoff=box.dp["handoff"], bot=box.bot
-        )
-        await svc.users.touch(buyer_id, "Anna", locale, box.clock.now())
-        opened = await svc.cases.open(
+    """Open a case the way a dialog does: one service call inside the dispatcher's unit of
+    work (which touches the buyer's account, commits, then starts the Telegram work), and
+    deliver what follows."""
+
+    async def dialog(_event: TelegramObject, data: dict[str, Any]) -> Opened:
+        svc: Services = data["svc"]
+        return await svc.cases.open(
             buyer_id=buyer_id,
             type_=type_,
             locale=locale,
@@ -51,8 +61,17 @@ async def open_case(
             order_id=order_id,
             reason=reason,
         )
-        await session.commit()
-        svc.committed()
+
+    buyer = User(id=buyer_id, is_bot=False, first_name="Anna", language_code=locale)
+    opened: Opened = await unit_of_work(box)(
+        dialog,
+        Update(update_id=0),
+        {
+            "bot": box.bot,
+            "event_from_user": buyer,
+            "event_chat": Chat(id=buyer_id, type="private", first_name="Anna"),
+        },
+    )
     await box.process()
     return opened
 

@@ -23,6 +23,7 @@ WARNING = {
     "ru": "⚠️ Пожалуйста, никогда не присылайте номер карты и код безопасности (CVV/CVC)",
 }
 LANGS = pytest.mark.parametrize("lang", ["en", "ru"])
+PERSON = {"en": "Talk to a person", "ru": "Связаться с сотрудником"}
 
 
 def buyer_messages(sandbox: Sandbox, user_id: int) -> list[dict[str, object]]:
@@ -41,7 +42,7 @@ async def test_card_number_inside_a_dialog_is_masked_and_the_dialog_goes_on(
 ) -> None:
     anna = sandbox.person(60, "Anna", language_code=lang)
     await anna.send("/start")
-    await anna.press(index=5)  # Talk to a person
+    await anna.press(PERSON[lang])
     replies = await anna.send("Charged twice on card 4111 1111 1111 1111, cvv 123, help")
     warning, opened = replies
     assert warning["text"].startswith(WARNING[lang])
@@ -64,7 +65,7 @@ async def test_card_number_outside_a_dialog(sandbox: Sandbox, lang: str) -> None
 async def test_edited_message_and_caption_are_guarded_too(sandbox: Sandbox) -> None:
     anna = sandbox.person(62, "Анна", language_code="ru")
     await anna.send("/start")
-    await anna.press(index=5)
+    await anna.press(PERSON["ru"])
     sent = sandbox.model.send_message(62, "Подождите, сейчас напишу", queue=False)
     sandbox.model.edit_message(62, 62, sent["message_id"], "карта 4111111111111111")
     await sandbox.process()
@@ -79,7 +80,7 @@ async def test_phones_and_the_buyers_own_order_numbers_pass_untouched(sandbox: S
     await seed(sandbox, replace(MUG, order_id="4111111111111111", buyer_telegram_id=63))
     anna = sandbox.person(63, "Anna")
     await anna.send("/start")
-    await anna.press(index=5)
+    await anna.press(PERSON["en"])
     [opened] = await anna.send("Order 4111111111111111, call me at +7 916 123-45-67")
     assert opened["text"].startswith("Your request №1")
     assert await transcript(sandbox) == ["Order 4111111111111111, call me at +7 916 123-45-67"]
@@ -179,7 +180,7 @@ async def test_messages_a_minute_apart_are_not_joined(
 async def test_a_message_that_cannot_be_deleted_is_still_masked(sandbox: Sandbox) -> None:
     anna = sandbox.person(64, "Anna")
     await anna.send("/start")
-    await anna.press(index=5)
+    await anna.press(PERSON["en"])
     sandbox.model.fail("deleteMessage", 400, "Bad Request: message can't be deleted")
     warning, _opened = await anna.send("card 4111111111111111")
     assert warning["text"].startswith(WARNING["en"])
@@ -204,9 +205,10 @@ RESET = {
 async def _dialog_is_reset_after_a_day(sandbox: Sandbox, clock: ManualClock, lang: str) -> None:
     anna = sandbox.person(65, "Anna", language_code=lang)
     await anna.send("/start")
-    await anna.press(index=3)  # Payment problem
+    await anna.press({"en": "Payment problem", "ru": "Проблема с оплатой"}[lang])
     clock.advance(timedelta(hours=23, minutes=59))
-    replies = await anna.press(index=0)  # still there: the first step goes on
+    # Still there: the first step goes on.
+    replies = await anna.press({"en": "Paying for a new order", "ru": "Новый заказ"}[lang])
     assert not replies[0]["text"].startswith(RESET[lang])
     clock.advance(timedelta(hours=24))
     note, menu = await anna.send("hello?")

@@ -35,7 +35,7 @@ async def desk(
 
 async def ask_person(desk: Desk, text: str = "Where is my parcel 12345?") -> int:
     """The buyer opens a general case through the 'talk to a person' dialog."""
-    await desk.buyer.press(index=5)
+    await desk.buyer.press(desk.says({"en": "Talk to a person", "ru": "Связаться с сотрудником"}))
     await desk.buyer.send(text)
     async with desk.box.db() as session:
         return (await session.scalars(select(Case.id).order_by(Case.id.desc()))).first() or 0
@@ -291,7 +291,7 @@ async def test_rating_and_comment_after_resolve(desk: Desk) -> None:
 async def test_my_requests_and_withdrawing_one(desk: Desk) -> None:
     case_id = await ask_person(desk)
     await desk.buyer.send("/start")
-    [listing] = await desk.buyer.press(index=7)
+    [listing] = await desk.buyer.press(desk.says({"en": "My requests", "ru": "Мои обращения"}))
     assert f"№{case_id}" in listing["text"]
     assert desk.says({"en": "waiting for an agent", "ru": "ждёт сотрудника"}) in listing["text"]
     await desk.buyer.press(desk.says({"en": "is solved, thanks", "ru": "вопрос решён"}))
@@ -356,6 +356,12 @@ async def test_group_is_reminded_once_before_the_deadline(desk: Desk) -> None:
         {"en": "⏰ Case №1 (General question) still has no answer",
          "ru": "⏰ Обращение №1 (Общий вопрос) всё ещё без ответа"}, "agent"))  # fmt: skip
     assert f"/{desk.agent.topic_id(case_id)}" in general[0]["text"]
+    desk.box.clock.set(due + timedelta(hours=1))  # and past the deadline, round after round
+    for _ in range(3):
+        await desk.box.run_due()
+    assert [m for m in desk.box.model.bot_messages(GROUP) if "message_thread_id" not in m] == [
+        general[0]
+    ]
 
 
 async def test_several_open_cases_the_buyer_chooses(desk: Desk) -> None:

@@ -94,7 +94,7 @@ async def test_opening_the_link_connects_the_buyer_and_shows_their_orders(
     [reply] = await anna.send(f"/start {token}")
     assert reply["text"].startswith(linked)
     assert await buyer_id_of(linked_sandbox, 20) == "B-58211"
-    [listing] = await anna.press(index=6)  # My orders
+    [listing] = await anna.press({"en": "My orders", "ru": "Мои заказы"}[lang])
     assert listing["text"].startswith(orders)
     assert any("100234-0002" in label for label, _ in anna.buttons(listing))
 

@@ -4,7 +4,9 @@ It has two doors: `InProcessSession` (the shell and fast tests) and the aiohttp 
 in the tests (end-to-end over real HTTP). Both hand it the same form fields a real
 Bot API server receives and return the same JSON, including Telegram's error shapes.
 The user side (people writing to the bot, pressing buttons) is driven through the
-methods under "People", which queue updates for getUpdates.
+methods under "People", which queue updates for getUpdates. `wait_until` lets a test
+wait for a fact about the model: it looks again whenever the bot makes a request or a
+person does something.
 """
 
 from __future__ import annotations
@@ -163,6 +165,7 @@ class BotApiModel:
         self._update_ids = itertools.count(1)
         self._ids = itertools.count(1)
         self._waiters: list[asyncio.Future[None]] = []
+        self._watchers: list[asyncio.Future[None]] = []
         self.webhook: dict[str, Any] | None = None
         """setWebhook's url, secret_token and allowed_updates; the HTTP door posts to it."""
         self._handlers: dict[str, Callable[[dict[str, Any], dict[str, bytes]], Any]] = {
@@ -188,22 +191,26 @@ class BotApiModel:
         if handler is None and not polling:
             return 404, ApiError(404, "Not Found").payload()
         self.calls.append((method, dict(params)))
-        fault = self._take_fault(method, params)
-        if fault is not None and not fault.drop:
-            return fault.status, ApiError(
-                fault.status, fault.description, fault.retry_after
-            ).payload()
+        self.changed()
         try:
-            if polling:
-                result = await self._get_updates(params)
-            else:
-                assert handler is not None
-                result = handler(params, uploads or {})
-        except ApiError as error:
-            return error.status, error.payload()
-        if fault is not None:
-            return 200, DROPPED
-        return 200, {"ok": True, "result": result}
+            fault = self._take_fault(method, params)
+            if fault is not None and not fault.drop:
+                return fault.status, ApiError(
+                    fault.status, fault.description, fault.retry_after
+                ).payload()
+            try:
+                if polling:
+                    result = await self._get_updates(params)
+                else:
+                    assert handler is not None
+                    result = handler(params, uploads or {})
+            except ApiError as error:
+                return error.status, error.payload()
+            if fault is not None:
+                return 200, DROPPED
+            return 200, {"ok": True, "result": result}
+        finally:
+            self.changed()
 
     def _take_fault(self, method: str, params: dict[str, Any]) -> Fault | None:
         for fault in self.faults:
@@ -226,8 +233,9 @@ class BotApiModel:
         retry_after: int | None = None,
         chat_id: int | None = None,
         times: int = 1,
-    ) -> None:
-        """Make the next `times` calls of `method` fail the way Telegram fails."""
+    ) -> Fault:
+        """Make the next `times` calls of `method` fail the way Telegram fails; remove the
+        returned fault from `faults` to end it early."""
         if description is None:
             description = {
                 400: "Bad Request: injected",
@@ -238,7 +246,9 @@ class BotApiModel:
             }.get(status, "Error")
         if status == 429 and retry_after is None:
             retry_after = 1
-        self.faults.append(Fault(method, status, description, retry_after, chat_id, times))
+        fault = Fault(method, status, description, retry_after, chat_id, times)
+        self.faults.append(fault)
+        return fault
 
     def drop_response(self, method: str, *, chat_id: int | None = None, times: int = 1) -> None:
         """Carry out the next `times` calls of `method` but lose their responses."""
@@ -407,14 +417,22 @@ class BotApiModel:
     def queue_update(self, payload: dict[str, Any]) -> dict[str, Any]:
         update = {"update_id": next(self._update_ids), **payload}
         self._updates.append(update)
-        self._wake()
+        _wake(self._waiters)
+        self.changed()
         return update
 
-    def _wake(self) -> None:
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-        self._waiters.clear()
+    def changed(self) -> None:
+        """Something happened: every `wait_until` looks at its fact again."""
+        _wake(self._watchers)
+
+    async def wait_until(self, done: Callable[[], bool]) -> None:
+        """Return once `done()` holds, looking again after each request the bot makes and
+        each thing a person does (and whenever `changed()` is called). Callers bound the
+        wait with `asyncio.timeout`."""
+        while not done():
+            watcher: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._watchers.append(watcher)
+            await watcher
 
     def take_updates(self) -> list[dict[str, Any]]:
         """All queued updates, confirmed at once (the in-process dispatcher's getUpdates)."""
@@ -583,7 +601,7 @@ class BotApiModel:
             "secret_token": secret,
             "allowed_updates": _json(params.get("allowed_updates")),
         }
-        self._wake()
+        _wake(self._waiters)
         return True
 
     def api_getWebhookInfo(self, params: dict[str, Any], uploads: dict[str, bytes]) -> Any:
@@ -952,6 +970,13 @@ def _formatted(text: str, params: dict[str, Any]) -> tuple[str, list[dict[str, A
     if parser.open:
         raise bad_request("can't parse entities: unclosed start tag")
     return parser.text, sorted(parser.entities, key=lambda e: e["offset"])
+
+
+def _wake(waiters: list[asyncio.Future[None]]) -> None:
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(None)
+    waiters.clear()
 
 
 def _int(value: Any) -> int | None:

@@ -162,6 +162,17 @@ class Sandbox:
         return Agent(self, user_id, group)
 
 
+def button_data(buttons: list[tuple[str, str]], label: str) -> str:
+    """The callback data of the one button whose label is `label`, or else the one whose
+    label contains it; never a guess between several."""
+    exact = [data for text, data in buttons if text == label]
+    found = exact or [data for text, data in buttons if label and label in text]
+    if len(found) != 1:
+        labels = [text for text, _ in buttons]
+        raise LookupError(f"{len(found)} buttons match {label!r} in {labels}")
+    return found[0]
+
+
 class Driver(Protocol):
     """Runs the bot behind a model: in this process (Sandbox) or as a real process (e2e)."""
 
@@ -218,26 +229,15 @@ class Person:
         return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
 
     async def press(
-        self,
-        label: str | None = None,
-        *,
-        data: str | None = None,
-        index: int | None = None,
-        expect: int = 1,
+        self, label: str | None = None, *, data: str | None = None, expect: int = 1
     ) -> list[dict[str, Any]]:
-        """Press a button on the newest keyboard, by label text, index or raw data;
-        returns the bot's new or edited messages."""
+        """Press a button on the newest keyboard by its label (see `button_data`), or send
+        raw callback `data` from it (an old or forged button); returns the bot's new or
+        edited messages."""
         with_buttons = [m for m in self.inbox() if m.get("reply_markup")]
         message = with_buttons[-1] if with_buttons else self.inbox()[-1]
         if data is None:
-            buttons = self.buttons(message)
-            if index is not None:
-                data = buttons[index][1]
-            else:
-                matches = [d for text, d in buttons if label is not None and label in text]
-                if not matches:
-                    raise LookupError(f"no button {label!r} in {[t for t, _ in buttons]}")
-                data = matches[0]
+            data = button_data(self.buttons(message), label or "")
         before = {m["message_id"]: m.get("edit_date") for m in self.inbox()}
         query_id = self.model.press(self.id, self.id, message["message_id"], data)
         await self.driver.settle(
@@ -325,13 +325,11 @@ class Agent:
     async def press(
         self, case_id: int, label: str | None = None, *, data: str | None = None
     ) -> None:
-        """Press a button on the case's card, by (part of) its label or raw data."""
+        """Press a button on the case's card by its label (see `button_data`), or send raw
+        callback `data` from the card."""
         card = self.card(case_id)
         if data is None:
-            matches = [d for text, d in self.buttons(case_id) if label and label in text]
-            if not matches:
-                raise LookupError(f"no button {label!r} in {self.buttons(case_id)}")
-            data = matches[0]
+            data = button_data(self.buttons(case_id), label or "")
         query_id = self.model.press(self.id, self.chat_id, card["message_id"], data)
         await self.driver.settle(lambda: query_id in self.model.callback_answers)
         self.last_answer = self.model.callback_answers.get(query_id)

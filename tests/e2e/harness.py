@@ -8,12 +8,13 @@ deadlines, reminders and resets can be seen end to end. Nothing in the bot knows
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -111,38 +112,81 @@ class BotProcess:
 
 
 class LiveBot:
-    """Drives people against a bot that runs in another process."""
+    """Drives people against a bot that runs in another process.
 
-    def __init__(self, model: BotApiModel, process: BotProcess, timeout: float = 15.0) -> None:
+    Waits are for facts about the emulator (a message in a chat, an answered button),
+    looked at again each time the bot makes a request, never for a fixed time."""
+
+    def __init__(
+        self, model: BotApiModel, process: BotProcess, timeout: float = 30.0, start_up: float = 90.0
+    ) -> None:
         self.model = model
         self.process = process
         self.timeout = timeout
+        # Starting takes longer than answering: imports and migrations, on a busy machine.
+        self.start_up = start_up
+        self._watched: subprocess.Popen[bytes] | None = None
 
-    async def settle(self, done: Callable[[], bool]) -> None:
-        """Wait until `done()` holds, then a short quiet spell for anything that follows."""
-        deadline = time.monotonic() + self.timeout
-        while not done():
-            if self.process.process is None or self.process.process.poll() is not None:
-                raise AssertionError(
-                    f"the bot process is not running:\n{self.process.log()[-3000:]}"
-                )
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"the bot did not answer in time:\n{self.process.log()[-3000:]}"
-                )
-            await asyncio.sleep(0.02)
-        await asyncio.sleep(0.2)
+    def _watch_exit(self) -> None:
+        """Wake the waits when the bot process exits, so a crash is reported at once.
+
+        A daemon thread waits for the exit: it never holds up closing the event loop or
+        the test run, even when a test leaves its bot process running."""
+        popen = self.process.process
+        if popen is None or popen is self._watched:
+            return
+        self._watched = popen
+        loop = asyncio.get_running_loop()
+
+        def wait() -> None:
+            popen.wait()
+            with contextlib.suppress(RuntimeError):  # the event loop was closed first
+                loop.call_soon_threadsafe(self.model.changed)
+
+        threading.Thread(target=wait, name=f"bot-{popen.pid}-exit", daemon=True).start()
+
+    def _running(self) -> bool:
+        popen = self.process.process
+        return popen is not None and popen.poll() is None
+
+    async def settle(self, done: Callable[[], bool], *, within: float | None = None) -> None:
+        """Return once `done()` holds; fail at once if the bot exits, or after `within`
+        seconds (the default timeout)."""
+        self._watch_exit()
+        try:
+            async with asyncio.timeout(within or self.timeout):
+                await self.model.wait_until(lambda: done() or not self._running())
+        except TimeoutError:
+            raise AssertionError(
+                f"the bot did not answer in time:\n{self.process.log()[-3000:]}"
+            ) from None
+        if not done():
+            raise AssertionError(f"the bot process is not running:\n{self.process.log()[-3000:]}")
+
+    async def eventually(self, check: Callable[[], Awaitable[bool]]) -> None:
+        """Wait for a fact outside the emulator (what the bot stored), which nothing
+        announces: look again every 20 ms until `check()` holds; fail after the timeout."""
+        self._watch_exit()
+        try:
+            async with asyncio.timeout(self.timeout):
+                while not await check():
+                    if not self._running():
+                        raise AssertionError(
+                            f"the bot process is not running:\n{self.process.log()[-3000:]}"
+                        )
+                    await asyncio.sleep(0.02)
+        except TimeoutError:
+            raise AssertionError(
+                f"the bot did not store it in time:\n{self.process.log()[-3000:]}"
+            ) from None
 
     async def ready(self, since: int = 0) -> None:
         """The bot is up once it long-polls for updates or sets its webhook (after call
         number `since`)."""
-        usual, self.timeout = self.timeout, max(self.timeout, STARTUP_TIMEOUT)
-        try:
-            await self.settle(
-                lambda: any(m in ("getUpdates", "setWebhook") for m, _ in self.model.calls[since:])
-            )
-        finally:
-            self.timeout = usual
+        await self.settle(
+            lambda: any(m in ("getUpdates", "setWebhook") for m, _ in self.model.calls[since:]),
+            within=self.start_up,
+        )
 
     async def restart_after_kill(self) -> None:
         """SIGKILL the bot in the middle of whatever it does, start it again, wait for it."""

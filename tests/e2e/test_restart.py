@@ -4,11 +4,37 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aiogram.fsm.storage.base import BaseStorage, StorageKey
+from aiogram.fsm.storage.redis import RedisStorage
 from sqlalchemy import select
 
 from storage.db import create_engine, create_session_factory
+from storage.fsm import SqlStorage
 from storage.models import Case, CaseMessage
 from tests.e2e.conftest import start_live_bot
+from tests.e2e.harness import TOKEN, LiveBot
+
+
+async def dialog_saved(live: LiveBot, user_id: int) -> None:
+    """Wait until the bot has stored the person's dialog state (its unit of work has
+    committed), where the bot keeps it: Redis when REDIS_URL is set, else the database."""
+    env = live.process.env
+    key = StorageKey(bot_id=int(TOKEN.split(":")[0]), chat_id=user_id, user_id=user_id)
+    engine = create_engine(env["DATABASE_URL"])
+    storage: BaseStorage = (
+        RedisStorage.from_url(env["REDIS_URL"])
+        if "REDIS_URL" in env
+        else SqlStorage(create_session_factory(engine))
+    )
+
+    async def saved() -> bool:
+        return await storage.get_state(key) is not None
+
+    try:
+        await live.eventually(saved)
+    finally:
+        await storage.close()
+        await engine.dispose()
 
 
 async def _dialog_survives_sigkill(workdir: Path, database_url: str, **env: str) -> None:
@@ -18,6 +44,8 @@ async def _dialog_survives_sigkill(workdir: Path, database_url: str, **env: str)
         await anna.send("/start")
         [prompt] = await anna.press("Связаться с сотрудником")
         assert prompt["text"].startswith("Расскажите одним сообщением")
+        # The prompt is sent before the dialog state commits: kill only once it has.
+        await dialog_saved(live, 600_001)
 
         await live.restart_after_kill()
 
