@@ -25,6 +25,7 @@ from bot.desk.handoff import Handoff
 from bot.desk.scheduler import Scheduler
 from bot.errors import on_error
 from bot.i18n import LocaleMiddleware, create_i18n
+from bot.intents import shipped
 from bot.middlewares import CardGuardMiddleware, UnitOfWorkMiddleware
 from handlers import create_routers
 from storage.db import create_session_factory
@@ -73,6 +74,8 @@ def create_dispatcher(
     dp["delivery"] = delivery
     dp["handoff"] = handoff
     dp["scheduler"] = Scheduler(handoff, settings.scheduler_interval_seconds)
+    # The vocabulary for typed requests, indexed once (bot/intents/data/*.toml).
+    dp["recogniser"] = shipped()
 
     # First: card data is masked before anything else, storage and relay included, sees it.
     dp.update.outer_middleware(CardGuardMiddleware(sessions, i18n, settings.default_locale))

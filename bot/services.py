@@ -16,6 +16,7 @@ from bot.domain.linking import LinkSigner
 from bot.domain.orders import OrderSource, SqlOrderSource
 from bot.reports.service import ReportService
 from storage.repositories.cases import CaseRepository
+from storage.repositories.flows import IntentFlowRepository
 from storage.repositories.orders import OrderRepository
 from storage.repositories.users import UserRepository
 
@@ -36,6 +37,8 @@ class Services:
     cases: CaseService
     orders: OrderSource
     reports: ReportService
+    flows: IntentFlowRepository
+    """Requests typed in free text that the buyer confirmed (for the report)."""
     links: LinkSigner | None
     """Checks buyer deep links; None when LINK_SECRET is not set."""
     handoff: Handoff | None = None
@@ -71,6 +74,7 @@ class Services:
             cases=CaseService(CaseRepository(session), clock, settings, on_change=changed.add),
             orders=SqlOrderSource(OrderRepository(session)),
             reports=ReportService(session, settings, clock),
+            flows=IntentFlowRepository(session),
             handoff=handoff,
             bot=bot,
             links=LinkSigner.from_settings(settings),

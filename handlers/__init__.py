@@ -13,6 +13,7 @@ from handlers import (
     deep_link,
     defect,
     fallback,
+    free_text,
     my_cases,
     my_orders,
     order_picker,
@@ -26,8 +27,9 @@ from handlers import (
 
 def create_routers() -> list[Router]:
     """All routers in the order they must see updates: global commands first,
-    dialogs next, the relay to agents, the fallback last. Buyers' routers only see
-    private chats; the agents' router only the configured agents' groups."""
+    dialogs next, free text understood, the relay to agents, the fallback last.
+    Buyers' routers only see private chats; the agents' router only the configured
+    agents' groups."""
     buyers = Router(name="buyers")
     buyers.message.filter(F.chat.type == ChatType.PRIVATE)
     buyers.edited_message.filter(F.chat.type == ChatType.PRIVATE)
@@ -40,6 +42,8 @@ def create_routers() -> list[Router]:
         # The deep-link /start first: the plain /start in commands takes any payload.
         deep_link.create_router(),
         commands.create_router(),
+        # A clear "talk to a person" typed inside a dialog; other text stays the dialog's.
+        free_text.create_anywhere_router(),
         person.create_router(),
         my_orders.create_router(),
         payment.create_router(),
@@ -49,6 +53,8 @@ def create_routers() -> list[Router]:
         refund.create_router(),
         defect.create_router(),
         my_cases.create_router(),
+        # Typed requests outside dialogs; what it leaves goes to the relay or the fallback.
+        free_text.create_router(),
         relay.create_router(),
         fallback.create_router(),
     )

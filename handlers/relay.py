@@ -45,54 +45,58 @@ def route_keyboard(others: list[Case], message_id: int) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def create_router() -> Router:
-    router = Router(name=__name__)
-
-    @router.message(StateFilter(None))
-    async def to_agents(message: Message, svc: Services, i18n: I18n) -> None:
-        assert message.from_user is not None
-        buyer_id = message.from_user.id
-        open_cases = await svc.cases.open_for_buyer(buyer_id)
-        if not open_cases:
-            last, reopenable = await svc.cases.last_finished(buyer_id)
-            if last is None:
-                raise SkipHandler  # no case to talk about: the menu fallback answers
-            if message.content_type not in RELAYED:
-                await message.answer(cannot_relay())
-                return
-            if not reopenable:
-                opened = await svc.cases.open(
-                    buyer_id=buyer_id,
-                    type_=CaseType(last.type),
-                    locale=i18n.current_locale,
-                    entries=[Entry.from_message(message)],
-                    order_id=last.order_id,
-                    reason=message.text or message.caption or "",
-                )
-                await message.answer(case_opened(opened, svc.cases))
-                return
-            await svc.cases.add_buyer_message(last, Entry.from_message(message))
-            await message.answer(
-                _(
-                    "Your request №{number} is open again: I passed your message to the "
-                    "support team, and an agent will answer here."
-                ).format(number=last.id)
-            )
-            return
+async def to_agents(message: Message, svc: Services, i18n: I18n) -> None:
+    """Pass the message to the buyer's case (reopening or starting one as the rules say);
+    SkipHandler when the buyer has never had a case."""
+    assert message.from_user is not None
+    buyer_id = message.from_user.id
+    open_cases = await svc.cases.open_for_buyer(buyer_id)
+    if not open_cases:
+        last, reopenable = await svc.cases.last_finished(buyer_id)
+        if last is None:
+            raise SkipHandler  # no case to talk about: the menu fallback answers
         if message.content_type not in RELAYED:
             await message.answer(cannot_relay())
             return
-        case, others = open_cases[0], open_cases[1:]
-        quiet = svc.clock.now() - case.updated_at >= NEW_CONVERSATION
-        await svc.cases.add_buyer_message(case, Entry.from_message(message))
-        if others and quiet and not message.media_group_id:
-            await message.answer(
-                _(
-                    "Passed to request №{number} ({type}). If this is about another of your "
-                    "requests, move it there:"
-                ).format(number=case.id, type=case_type_label(case.type)),
-                reply_markup=route_keyboard(others, message.message_id),
+        if not reopenable:
+            opened = await svc.cases.open(
+                buyer_id=buyer_id,
+                type_=CaseType(last.type),
+                locale=i18n.current_locale,
+                entries=[Entry.from_message(message)],
+                order_id=last.order_id,
+                reason=message.text or message.caption or "",
             )
+            await message.answer(case_opened(opened, svc.cases))
+            return
+        await svc.cases.add_buyer_message(last, Entry.from_message(message))
+        await message.answer(
+            _(
+                "Your request №{number} is open again: I passed your message to the "
+                "support team, and an agent will answer here."
+            ).format(number=last.id)
+        )
+        return
+    if message.content_type not in RELAYED:
+        await message.answer(cannot_relay())
+        return
+    case, others = open_cases[0], open_cases[1:]
+    quiet = svc.clock.now() - case.updated_at >= NEW_CONVERSATION
+    await svc.cases.add_buyer_message(case, Entry.from_message(message))
+    if others and quiet and not message.media_group_id:
+        await message.answer(
+            _(
+                "Passed to request №{number} ({type}). If this is about another of your "
+                "requests, move it there:"
+            ).format(number=case.id, type=case_type_label(case.type)),
+            reply_markup=route_keyboard(others, message.message_id),
+        )
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+
+    router.message.register(to_agents, StateFilter(None))
 
     @router.edited_message(StateFilter("*"))
     async def edited(message: Message, svc: Services) -> None:
