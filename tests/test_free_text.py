@@ -45,7 +45,7 @@ EN = {
     "offer_person": "Do you want to talk to a person?",
     "open_case_text": "cancel order DEMO-{id}-02 please",
     "relayed": "I passed your message to request #1.",
-    "report": "| Cancel an order | 1 | 1 | 100.0% |",
+    "report": "| Cancel an order | 2 | 1 | 50.0% |",
     "report_title": "Requests resolved without an agent",
 }
 RU = {
@@ -77,7 +77,7 @@ RU = {
     "offer_person": "Хотите поговорить с человеком?",
     "open_case_text": "отмените заказ DEMO-{id}-02",
     "relayed": "Я передал ваше сообщение в обращение №1.",
-    "report": "| Отмена заказа | 1 | 1 | 100,0% |",
+    "report": "| Отмена заказа | 2 | 1 | 50,0% |",
     "report_title": "Запросы, решённые без агента",
 }  # fmt: skip
 LANGS = pytest.mark.parametrize(("lang", "t"), [("en", EN), ("ru", RU)])
@@ -237,6 +237,13 @@ async def test_report_counts_requests_resolved_without_an_agent(
     await buyer.press(t["yes"])
     await buyer.press(index=0)  # "Yes, cancel the order": cancelled at once, no case
     assert await order_status(sandbox, "DEMO-960010-02") == "cancelled"
+    # Another buyer confirms a typed cancel too, then asks a person: not without an agent.
+    await seed_demo(sandbox, 960_011)
+    other = sandbox.person(960_011, "Olga", language_code=lang)
+    await other.send(t["cancel"].format(id=960_011))
+    await other.press(t["yes"])
+    await other.press(t["person"][:6])
+    await other.send("Please call me back")
     sandbox.clock.advance(timedelta(hours=25))
     now = sandbox.clock.now()
     tz = ZoneInfo(sandbox.settings.timezone)
