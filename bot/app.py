@@ -38,6 +38,7 @@ from bot.desk.handoff import Handoff
 from bot.desk.scheduler import Scheduler
 from bot.errors import ErrorHandler, not_an_outage
 from bot.i18n import LocaleMiddleware, create_i18n
+from bot.intents import shipped
 from bot.metrics import Metrics, UpdateMetricsMiddleware
 from bot.middlewares import CardGuardMiddleware, UnitOfWorkMiddleware
 from handlers import create_routers
@@ -148,6 +149,8 @@ def create_dispatcher(
     dp["scheduler"] = Scheduler(handoff, settings.scheduler_interval_seconds)
     dp["metrics"] = metrics = Metrics()
     metrics.watch_delivery(delivery)
+    # The vocabulary for typed requests, indexed once (bot/intents/data/*.toml).
+    dp["recogniser"] = shipped()
 
     # Outermost of ours: times and counts every update, whatever happens inside.
     dp.update.outer_middleware(UpdateMetricsMiddleware(metrics))

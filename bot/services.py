@@ -16,6 +16,7 @@ from bot.domain.linking import Linker, LinkSigner
 from bot.domain.orders import OrderSource, SqlOrderSource
 from bot.reports.service import ReportService
 from storage.repositories.cases import CaseRepository
+from storage.repositories.flows import IntentFlowRepository
 from storage.repositories.links import UsedLinkRepository
 from storage.repositories.orders import OrderRepository
 from storage.repositories.users import UserRepository
@@ -39,6 +40,8 @@ class Services:
     reports: ReportService
     links: Linker
     """Opens buyer deep links (refuses them all when LINK_SECRET is not set)."""
+    flows: IntentFlowRepository
+    """Requests typed in free text that the buyer confirmed (for the report)."""
     handoff: Handoff | None = None
     bot: Bot | None = None
     _after: list[Callable[[], None]] = field(default_factory=list)
@@ -75,6 +78,7 @@ class Services:
             ),
             orders=SqlOrderSource(orders),
             reports=ReportService(session, settings, clock),
+            flows=IntentFlowRepository(session),
             handoff=handoff,
             bot=bot,
             links=Linker(LinkSigner.from_settings(settings), UsedLinkRepository(session), clock),

@@ -27,13 +27,15 @@ from handlers import (
     refund,
     relay,
     seller,
+    typed,
 )
 
 
 def create_routers() -> list[Router]:
     """All routers in the order they must see updates: global commands first,
-    dialogs next, the relay to agents, the fallback last. Buyers' routers only see
-    private chats; the agents' router only the configured agents' groups."""
+    dialogs next, free text understood, the relay to agents, the fallback last.
+    Buyers' routers only see private chats; the agents' router only the configured
+    agents' groups."""
     buyers = Router(name="buyers")
     buyers.message.filter(F.chat.type == ChatType.PRIVATE)
     buyers.edited_message.filter(F.chat.type == ChatType.PRIVATE)
@@ -49,6 +51,8 @@ def create_routers() -> list[Router]:
         privacy.create_router(),
         # A message too long for a free-text step, before that step's handler sees it.
         free_text.create_router(),
+        # A clear "talk to a person" typed inside a dialog; other text stays the dialog's.
+        typed.create_anywhere_router(),
         person.create_router(),
         my_orders.create_router(),
         payment.create_router(),
@@ -58,6 +62,8 @@ def create_routers() -> list[Router]:
         refund.create_router(),
         defect.create_router(),
         my_cases.create_router(),
+        # Typed requests outside dialogs; what it leaves goes to the relay or the fallback.
+        typed.create_router(),
         relay.create_router(),
         fallback.create_router(),
     )

@@ -46,6 +46,8 @@ def route_keyboard(others: list[Case], message_id: int) -> InlineKeyboardMarkup:
 
 
 async def to_agents(message: Message, svc: Services, i18n: I18n) -> None:
+    """Pass the message to the buyer's case (reopening or starting one as the rules say);
+    SkipHandler when the buyer has never had a case."""
     assert message.from_user is not None
     buyer_id = message.from_user.id
     open_cases = await svc.cases.open_for_buyer(buyer_id)

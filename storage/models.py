@@ -236,3 +236,19 @@ class InboxUpdate(Base):
     payload: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class IntentFlow(Base):
+    """A request a buyer typed in their own words and then confirmed with a tap (or that
+    the bot answered from the order data). It counts as resolved without an agent when
+    no case of theirs was opened before `settles_at`."""
+
+    __tablename__ = "intent_flows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(BigInteger)
+    intent: Mapped[str] = mapped_column(String(16))
+    locale: Mapped[str] = mapped_column(String(8))
+    order_id: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    settles_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -211,7 +211,7 @@ async def _dialog_is_reset_after_a_day(sandbox: Sandbox, clock: ManualClock, lan
     replies = await anna.press({"en": "Paying for a new order", "ru": "Новый заказ"}[lang])
     assert not replies[0]["text"].startswith(RESET[lang])
     clock.advance(timedelta(hours=24))
-    note, menu = await anna.send("hello?")
+    note, menu = await anna.send("is it raining over there?")
     assert note["text"].startswith(RESET[lang])
     assert menu["text"].startswith(("I'm not sure what you mean", "Не совсем понял вас"))
     # Nothing is left of the old dialog: an old button no longer works.

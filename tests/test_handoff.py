@@ -160,7 +160,7 @@ async def test_buyer_messages_of_every_kind_reach_the_topic(desk: Desk) -> None:
 
 
 async def test_the_menu_still_answers_buyers_without_a_case(desk: Desk) -> None:
-    [reply] = await desk.buyer.send("hello?")
+    [reply] = await desk.buyer.send("is it raining over there?")
     assert reply["text"].startswith(desk.says({"en": "I'm not sure", "ru": "Не совсем понял"}))
 
 

@@ -19,6 +19,7 @@ from babel import Locale
 from bot.domain import formatting
 from bot.domain.cases import TYPE_LABELS
 from bot.i18n import N_
+from bot.intents import Intent
 from bot.reports.service import Figures, Report
 from storage.repositories.reports import ALL, Measure, Segment, SegmentKey, TagRow
 
@@ -33,6 +34,21 @@ MEASURE_ROWS = [
     (Measure.resolution, N_("Resolution, average"), N_("Resolution, median")),
 ]
 FORMATS = ("md", "csv", "json", "html")
+INTENT_NAMES = {
+    Intent.cancel: N_("Cancel an order"),
+    Intent.refund: N_("Refund"),
+    Intent.defect: N_("Defective or damaged item"),
+    Intent.payment: N_("Payment problem"),
+    Intent.seller: N_("Question for the seller"),
+    Intent.where_order: N_("Where is my order"),
+    Intent.person: N_("Talk to a person"),
+    Intent.my_orders: N_("My orders"),
+    Intent.my_requests: N_("My requests"),
+    Intent.language: N_("Language"),
+    Intent.greeting: N_("Greeting"),
+    Intent.thanks: N_("Thanks"),
+}
+INTENT_VALUES = {intent.value for intent in Intent}
 
 
 def segment_label(report: Report, key: SegmentKey) -> str:
@@ -152,17 +168,58 @@ def no_cases() -> str:
     return _("There were no cases in this period.")
 
 
+def deflection_title() -> str:
+    return _("Requests resolved without an agent")
+
+
+def deflection_note(report: Report) -> str:
+    return _(
+        "Requests buyers typed in their own words and confirmed with a tap (or that were "
+        "answered from the order data), counted once {hours} hours have passed: resolved "
+        "without an agent when the buyer opened no case in that time."
+    ).format(hours=formatting.number(report.dialog_hours, report.lang))
+
+
+def deflection_header() -> list[str]:
+    return [_("Request"), _("Confirmed"), _("Without an agent"), _("Share")]
+
+
+def _deflection_rows(report: Report) -> list[list[str]]:
+    lang = report.lang
+    rows = []
+    for row in report.deflection:
+        label = INTENT_NAMES.get(Intent(row.intent)) if row.intent in INTENT_VALUES else None
+        name = _(label) if label else row.intent
+        rows.append(
+            [
+                name,
+                formatting.number(row.settled, lang),
+                formatting.number(row.without_case, lang),
+                formatting.percent(row.without_case / row.settled, lang) if row.settled else "—",
+            ]
+        )
+    return rows
+
+
+def _deflection_md(report: Report) -> list[str]:
+    if not report.deflection:
+        return []
+    lines = ["", f"### {deflection_title()}", "", deflection_note(report), ""]
+    lines += ["| " + " | ".join(deflection_header()) + " |", "|---|---|---|---|"]
+    return lines + ["| " + " | ".join(cells) + " |" for cells in _deflection_rows(report)]
+
+
 def render_md(report: Report) -> str:
     lines = [f"## {title(report)}", "", *notes(report), ""]
     if report.empty:
-        return "\n".join([*lines, no_cases(), ""])
+        return "\n".join([*lines, no_cases(), *_deflection_md(report), ""])
     headers = [_("Figure"), *(label for label, _f in _columns(report))]
     lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join([label, *cells]) + " |" for label, cells in _rows(report)]
     lines += ["", f"### {_('Most frequent tags')}", ""]
     lines += [f"| {_('Tag')} | {_('Cases')} | {_('What it is about')} |", "|---|---|---|"]
     lines += ["| " + " | ".join(cells) + " |" for cells in _tag_rows(report)]
-    return "\n".join([*lines, ""])
+    return "\n".join([*lines, *_deflection_md(report), ""])
 
 
 def _aligned(rows: list[list[str]]) -> list[str]:
@@ -179,8 +236,15 @@ def _aligned(rows: list[list[str]]) -> list[str]:
 def render_text(report: Report) -> str:
     """Telegram HTML: the table in a monospace block, so the columns line up."""
     head = f"<b>{html.escape(title(report))}</b>\n" + html.escape("\n".join(notes(report)))
+    deflection = []
+    if report.deflection:
+        rows = [deflection_header(), *_deflection_rows(report)]
+        deflection.append(
+            f"<b>{html.escape(deflection_title())}</b>\n{html.escape(deflection_note(report))}"
+            "\n<pre>" + html.escape("\n".join(_aligned(rows))) + "</pre>"
+        )
     if report.empty:
-        return f"{head}\n\n{html.escape(no_cases())}"
+        return "\n\n".join([head, html.escape(no_cases()), *deflection])
     table = [["", *(label for label, _f in _columns(report))]]
     table += [[label, *cells] for label, cells in _rows(report)]
     tags = [[name, count] for name, count, _d in _tag_rows(report)]
@@ -191,7 +255,7 @@ def render_text(report: Report) -> str:
             + html.escape("\n".join(_aligned(tags)))
             + "</pre>"
         )
-    return "\n\n".join(parts)
+    return "\n\n".join(parts + deflection)
 
 
 def render_html(report: Report, chart: str | None = None) -> str:
@@ -213,6 +277,10 @@ def render_html(report: Report, chart: str | None = None) -> str:
             parts.append(f'<p><img src="{html.escape(chart)}" alt="{html.escape(_("Chart"))}"></p>')
         parts.append(f"<h3>{html.escape(_('Most frequent tags'))}</h3>")
         parts.append(table([_("Tag"), _("Cases"), _("What it is about")], _tag_rows(report)))
+    if report.deflection:
+        parts.append(f"<h3>{html.escape(deflection_title())}</h3>")
+        parts.append(f"<p>{html.escape(deflection_note(report))}</p>")
+        parts.append(table(deflection_header(), _deflection_rows(report)))
     style = "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:2px 8px}"
     return (
         f'<!doctype html>\n<html lang="{report.lang}"><head><meta charset="utf-8">'
@@ -267,6 +335,10 @@ def render_json(report: Report) -> str:
         "all": _raw(report.all),
         "tags": [
             {"tag": t.name, "cases": t.cases, "description": t.description} for t in report.tags
+        ],
+        "resolved_without_agent": [
+            {"intent": row.intent, "confirmed": row.settled, "without_agent": row.without_case}
+            for row in report.deflection
         ],
         "per_day": {
             "days": [d.isoformat() for d in report.days],

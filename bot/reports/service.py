@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
+from storage.repositories.flows import DeflectionRow, IntentFlowRepository
 from storage.repositories.reports import (
     ALL,
     Measure,
@@ -161,6 +162,10 @@ class Report:
     days: list[date]
     per_day: dict[SegmentKey, list[int]]
     """Cases opened on each of `days`, per segment."""
+    dialog_hours: float = 24
+    """The window after which a typed request counts as settled (DIALOG_TIMEOUT_HOURS)."""
+    deflection: list[DeflectionRow] = field(default_factory=list)
+    """Requests typed in free text and confirmed, per intent: how many ended without a case."""
 
     @property
     def empty(self) -> bool:
@@ -197,6 +202,7 @@ class ReportService:
 
     def __init__(self, session: AsyncSession, settings: Settings, clock: Clock) -> None:
         self.repo = ReportRepository(session)
+        self.flows = IntentFlowRepository(session)
         self.settings = settings
         self.clock = clock
         self.tz = ZoneInfo(settings.timezone)
@@ -243,4 +249,6 @@ class ReportService:
             tags=await repo.top_tags(start, end, TOP_TAGS, lang),
             days=days,
             per_day=per_day,
+            dialog_hours=self.settings.dialog_timeout_hours,
+            deflection=await self.flows.deflection(start, end, self.clock.now()),
         )

@@ -73,4 +73,4 @@ async def live(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LiveBo
 # Each test module owns a block of Telegram user ids on the shared bot, so no two tests
 # ever see each other's chats or cases: first conversation 500_000, restart 600_000,
 # buyer dialogs 700_000 and 710_000, more dialog branches 720_000 and 730_000,
-# handoff 740_000, orders/payment/seller 800_000, reports 950_000.
+# handoff 740_000, orders/payment/seller 800_000, reports 950_000, free text 960_000.
