@@ -91,7 +91,7 @@ async def test_someone_elses_number_called_an_order_is_masked(sandbox: Sandbox) 
     await seed(sandbox, replace(MUG, order_id="4111111111111111", buyer_telegram_id=99))
     anna = sandbox.person(66, "Anna")
     await anna.send("/start")
-    await anna.press(index=5)
+    await anna.press(data="m:person")
     warning, _opened = await anna.send("Order №4111111111111111 and 5555 5555 5555 4444")
     assert warning["text"].startswith(WARNING["en"])
     assert await transcript(sandbox) == ["Order №••••••••••••1111 and •••• •••• •••• 4444"]
@@ -100,7 +100,7 @@ async def test_someone_elses_number_called_an_order_is_masked(sandbox: Sandbox) 
 async def test_unicode_digits_and_odd_separators_are_masked(sandbox: Sandbox) -> None:
     anna = sandbox.person(67, "Anna", language_code="ru")
     await anna.send("/start")
-    await anna.press(index=5)
+    await anna.press(data="m:person")
     warning, _opened = await anna.send("карта ４１１１\u2009１１１１.1111\u200b–\t١١١١")
     assert warning["text"].startswith(WARNING["ru"])
     [row] = await transcript(sandbox)
@@ -110,7 +110,7 @@ async def test_unicode_digits_and_odd_separators_are_masked(sandbox: Sandbox) ->
 async def test_a_card_in_a_hidden_link_is_masked(sandbox: Sandbox) -> None:
     anna = sandbox.person(68, "Anna")
     await anna.send("/start")
-    await anna.press(index=5)
+    await anna.press(data="m:person")
     link = {
         "type": "text_link",
         "offset": 0,
@@ -139,7 +139,7 @@ async def test_a_number_split_over_two_messages_is_masked_in_both(
 ) -> None:
     anna = desk_box.person(BUYER_ID, "Anna", language_code=lang)
     await anna.send("/start")
-    await anna.press(index=5)
+    await anna.press(data="m:person")
     await anna.send("My parcel is late")  # case №1: what follows is relayed to its topic
     await anna.send("I paid with 4111 1111")
     clock.advance(timedelta(seconds=30))
@@ -165,7 +165,7 @@ async def test_messages_a_minute_apart_are_not_joined(
 ) -> None:
     anna = desk_box.person(BUYER_ID, "Anna")
     await anna.send("/start")
-    await anna.press(index=5)
+    await anna.press(data="m:person")
     await anna.send("My parcel is late")
     await anna.send("tracking 4111 1111")
     clock.advance(timedelta(seconds=61))

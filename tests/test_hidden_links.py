@@ -81,7 +81,7 @@ WARNINGS = {
 async def test_agents_see_where_a_buyers_hidden_link_leads(box: Sandbox) -> None:
     anna = box.person(BUYER_ID, "Anna")
     await anna.send("/start")
-    await anna.press(index=5)
+    await anna.press(data="m:person")
     await anna.send("My parcel is late")
     text = "They sent me here: sberbank.ru and then to my parcel"
     entities = [

@@ -195,7 +195,7 @@ async def test_a_link_binds_only_the_first_account_that_opens_it(
     [reply] = await mallory.send(f"/start {token}")
     assert reply["text"].startswith(used)
     assert await buyer_id_of(linked_sandbox, 31) is None
-    [listing] = await mallory.press(index=6)  # My orders: none of Anna's
+    [listing] = await mallory.press(data="m:orders")  # My orders: none of Anna's
     assert "100234-0002" not in listing["text"]
     assert not any("100234-0002" in label for label, _ in mallory.buttons(listing))
 
