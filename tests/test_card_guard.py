@@ -203,16 +203,27 @@ ORDINARY = [
     "+7 916 123-45-67", "8 (916) 123-45-67", "+44 7911 123456", "+1 (415) 555-0132",
     "24.11.2026", "2026-11-24", "24/11/2026 at 14:30", "1 999,00 ₽", "2 490.00 RUB",
     "$1,234.56", "order 100234", "order №100234-0002", "#100511-0002", "DEMO-1001-07",
-    "track RU123456789CN", "4111111111111112", "5555 5555 5555 4440",
+    "track RU123456789CN",
 ]  # fmt: skip
+# Luhn-invalid digits are left alone on their own; written right against other digits
+# they may be read together with them, as any run of separators joins digit groups.
+LUHN_INVALID = ["4111111111111112", "5555 5555 5555 4440", "4111-1111-1111-1112"]
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(ORDINARY), min_size=1, max_size=4),
-       st.sampled_from([" ", ", ", "; ", " and "]),
+       st.sampled_from([" ", ", ", "; ", " and ", "\n"]),
        st.sampled_from(["", "Hello! ", "Привет, "]))  # fmt: skip
 def test_ordinary_text_is_left_unchanged(parts: list[str], joint: str, greeting: str) -> None:
     text = greeting + joint.join(parts)
     result = scan(text)
     assert result.text == text
     assert not result.found
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(LUHN_INVALID), st.sampled_from(["", "card ", "order ", "№"]),
+       st.sampled_from(["", " thanks", ", call +7 916 123-45-67", " on 24.11.2026"]))  # fmt: skip
+def test_luhn_invalid_digits_are_left_unchanged(digits: str, before: str, after: str) -> None:
+    text = before + digits + after
+    assert scan(text).text == text

@@ -101,19 +101,34 @@ def run_command(
     monkeypatch.setenv("DATABASE_URL", database)
     monkeypatch.setenv("LOG_LEVEL", log_level)
     monkeypatch.setattr(sys, "stdin", io.StringIO("/start\n"))
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
     try:
         with pytest.raises(SystemExit) as exited:
             main(argv)
     finally:
-        root.handlers[:], root.level = handlers, level
+        quiet_root_logger()
         logging.captureWarnings(False)
     out, err = capsys.readouterr()
     code = exited.value.code
     if isinstance(code, str):  # sys.exit("message") prints it to stderr
         err, code = err + code + "\n", 1
     return int(code or 0), out, err
+
+
+def quiet_root_logger() -> None:
+    """No handler left bound to a captured stream: a library thread logging after the
+    command returned (aiosqlite's worker at DEBUG) must not write into the next one."""
+    root = logging.getLogger()
+    root.handlers[:] = []
+    root.setLevel(logging.WARNING)
+
+
+@pytest.fixture(autouse=True)
+def _root_logger() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    quiet_root_logger()
+    yield
+    root.handlers[:], root.level = handlers, level
 
 
 def assert_no_secrets(*texts: str) -> None:
