@@ -11,7 +11,6 @@ from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
-from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, ChatMemberAdministrator
 from aiogram.utils.i18n import I18n
@@ -22,13 +21,16 @@ from bot.clock import Clock
 from bot.config import LOCALES, Settings
 from bot.desk.delivery import Delivery, Sleep
 from bot.desk.handoff import Handoff
+from bot.desk.pacing import Pacer
 from bot.desk.scheduler import Scheduler
 from bot.errors import on_error
+from bot.flood import FloodGuard, FloodMiddleware
 from bot.i18n import LocaleMiddleware, create_i18n
 from bot.middlewares import CardGuardMiddleware, UnitOfWorkMiddleware
 from handlers import create_routers
 from storage.db import create_session_factory
 from storage.fsm import SqlStorage
+from storage.isolation import LocalEventIsolation
 
 log = logging.getLogger("supportbot")
 
@@ -50,7 +52,7 @@ def _fsm(settings: Settings, engine: AsyncEngine) -> tuple[BaseStorage, BaseEven
     if settings.redis_url:
         storage = RedisStorage.from_url(settings.redis_url)
         return storage, RedisEventIsolation(storage.redis)
-    return SqlStorage(create_session_factory(engine)), SimpleEventIsolation()
+    return SqlStorage(create_session_factory(engine)), LocalEventIsolation()
 
 
 def create_dispatcher(
@@ -73,11 +75,18 @@ def create_dispatcher(
     dp["delivery"] = delivery
     dp["handoff"] = handoff
     dp["scheduler"] = Scheduler(handoff, settings.scheduler_interval_seconds)
+    dp["pacer"] = pacer = Pacer.from_settings(settings)
+    pacer.on_backlog = handoff.queue_note
+    if sleep is None:  # the sandbox never waits for real; its pacing tests attach it
+        dp.startup.register(pacer.attach)
+    dp.shutdown.register(pacer.close)
 
     # First: card data is masked before anything else, storage and relay included, sees it.
     dp.update.outer_middleware(CardGuardMiddleware(sessions, i18n, settings.default_locale))
     dp.update.outer_middleware(UnitOfWorkMiddleware(sessions, settings, clock, handoff))
     LocaleMiddleware(i18n).setup(dp)
+    dp["flood"] = flood = FloodGuard.from_settings(settings)
+    dp.message.outer_middleware(FloodMiddleware(flood))
     dp.include_routers(*create_routers())
     dp.errors.register(on_error)
     dp.startup.register(register_commands)
