@@ -25,7 +25,7 @@ async def test_one_buyer_flooding(sqlite_url: str, clock: ManualClock) -> None:
         sqlite_url,
         agent_chat_id=GROUP,
         bot_messages_per_second=30 / WINDOW,
-        private_messages_per_second=2 / WINDOW,
+        private_messages_per_second=1 / WINDOW,
         group_messages_per_minute=20 * 60 / GROUP_WINDOW,
     )
     box = await Sandbox.start(settings, clock)
@@ -33,13 +33,13 @@ async def test_one_buyer_flooding(sqlite_url: str, clock: ManualClock) -> None:
     case_id = (await open_case(box, anna.id, reason="help")).case.id
     stranger = box.person(11, "Boris")
     box.model.enforce_limits(
-        RateLimits(bot=(30, WINDOW), private=(1, WINDOW / 2), group=(20, WINDOW))
+        RateLimits(bot=(30, WINDOW), private=(4, 2 * WINDOW), group=(20, WINDOW))
     )
     await box.dp["pacer"].attach(box.bot)
     start = len(box.model.timeline)
     for n in range(MESSAGES):
         box.model.send_message(anna.id, f"flood {n}")
-    for n in range(25):  # chatter without a case is dropped after the warning
+    for n in range(22):  # chatter without a case is dropped after the warning
         box.model.send_message(stranger.id, f"chatter {n}")
     await box.process()
     olga = Agent(box, 500, GROUP)

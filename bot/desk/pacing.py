@@ -46,6 +46,9 @@ log = logging.getLogger("supportbot.pacing")
 
 MARGIN = 1.05
 """Turns are spaced 5% wider than the limits allow."""
+PRIVATE_BURST = 3
+"""Telegram lets a private chat get a short burst over 1 a second: an answer of two or
+three messages goes out at once, the sustained rate stays at the limit."""
 PRUNE_AT = 1024
 """Idle chats' counters are dropped once this many are kept (memory stays bounded)."""
 TOPIC_METHODS = frozenset(
@@ -79,8 +82,9 @@ def priority(value: int) -> Iterator[None]:
 class Buckets(Protocol):
     """Where the turns are counted."""
 
-    async def reserve(self, key: str, interval: float) -> float:
-        """Take the key's next turn; returns how many seconds to wait for it."""
+    async def reserve(self, key: str, interval: float, burst: float = 0.0) -> float:
+        """Take the key's next turn; returns how many seconds to wait for it (`burst`:
+        how many seconds of turns may be taken ahead)."""
         ...
 
     async def hold(self, key: str, seconds: float) -> None:
@@ -99,13 +103,13 @@ class LocalBuckets:
     def kept(self) -> int:
         return len(self._tat)
 
-    async def reserve(self, key: str, interval: float) -> float:
+    async def reserve(self, key: str, interval: float, burst: float = 0.0) -> float:
         now = self._now()
         tat = max(self._tat.get(key, now), now)
         self._tat[key] = tat + interval
         if len(self._tat) > PRUNE_AT:
             self._tat = {k: v for k, v in self._tat.items() if v > now}
-        return tat - now
+        return max(0.0, tat - burst - now)
 
     async def hold(self, key: str, seconds: float) -> None:
         now = self._now()
@@ -126,7 +130,7 @@ else
   new = tat + interval
 end
 redis.call('SET', KEYS[1], string.format('%.6f', new), 'PX', math.ceil((new - now) * 1000) + 1000)
-return string.format('%.6f', tat - now)
+return string.format('%.6f', math.max(0, tat - tonumber(ARGV[3]) - now))
 """
 
 
@@ -143,9 +147,9 @@ class RedisBuckets:
         self._local = LocalBuckets()
         self._down = False
 
-    async def _run(self, key: str, value: float, mode: str) -> float | None:
+    async def _run(self, key: str, value: float, mode: str, burst: float = 0.0) -> float | None:
         try:
-            result = await self._script(keys=[self.prefix + key], args=[value, mode])
+            result = await self._script(keys=[self.prefix + key], args=[value, mode, burst])
         except Exception as error:  # Redis away: pace in-process rather than stop sending
             if not self._down:
                 log.warning("pacing in this process only: Redis is unreachable (%s)", error)
@@ -156,9 +160,9 @@ class RedisBuckets:
             self._down = False
         return float(result)
 
-    async def reserve(self, key: str, interval: float) -> float:
-        wait = await self._run(key, interval, "reserve")
-        return await self._local.reserve(key, interval) if wait is None else wait
+    async def reserve(self, key: str, interval: float, burst: float = 0.0) -> float:
+        wait = await self._run(key, interval, "reserve", burst)
+        return await self._local.reserve(key, interval, burst) if wait is None else wait
 
     async def hold(self, key: str, seconds: float) -> None:
         if await self._run(key, seconds, "hold") is None:
@@ -280,7 +284,10 @@ class Pacer(BaseRequestMiddleware):
         queue = self._queues.get(key)
         if queue is None:
             queue = self._queues[key] = _Queue()
-            task = asyncio.get_running_loop().create_task(self._release(key, queue, interval))
+            burst = (PRIVATE_BURST - 1) * interval if chat_id > 0 else 0.0
+            task = asyncio.get_running_loop().create_task(
+                self._release(key, queue, interval, burst)
+            )
             self._releasers.add(task)
             task.add_done_callback(self._releasers.discard)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -302,15 +309,15 @@ class Pacer(BaseRequestMiddleware):
         queue.noted = True
         self.on_backlog(bot, chat_id, backlog)
 
-    async def _release(self, key: str, queue: _Queue, interval: float) -> None:
+    async def _release(self, key: str, queue: _Queue, interval: float, burst: float) -> None:
         """Hand out the key's turns one at a time, best priority first; ends (and the
         queue is forgotten) once nobody waits."""
         try:
             while queue.waiting:
                 gap = queue.went + interval - time.monotonic()
-                if gap > 0:
+                if gap > 0 and not burst:
                     await self._sleep(gap)
-                wait = await self.buckets.reserve(key, interval)
+                wait = await self.buckets.reserve(key, interval, burst)
                 if wait > 0:
                     await self._sleep(wait)
                 while queue.waiting:
