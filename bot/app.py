@@ -22,7 +22,6 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
-from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from aiogram.methods import AnswerCallbackQuery, Response, TelegramMethod
 from aiogram.methods.base import TelegramType
@@ -35,8 +34,10 @@ from bot.clock import Clock
 from bot.config import LOCALES, Settings
 from bot.desk.delivery import Delivery, Sleep
 from bot.desk.handoff import Handoff
+from bot.desk.pacing import Pacer
 from bot.desk.scheduler import Scheduler
 from bot.errors import ErrorHandler, not_an_outage
+from bot.flood import FloodGuard, FloodMiddleware
 from bot.i18n import LocaleMiddleware, create_i18n
 from bot.intents import shipped
 from bot.metrics import Metrics, UpdateMetricsMiddleware
@@ -44,6 +45,7 @@ from bot.middlewares import CardGuardMiddleware, UnitOfWorkMiddleware
 from handlers import create_routers
 from storage.db import create_session_factory
 from storage.fsm import SqlStorage
+from storage.isolation import LocalEventIsolation
 
 log = logging.getLogger("supportbot")
 
@@ -124,7 +126,7 @@ def _fsm(settings: Settings, engine: AsyncEngine) -> tuple[BaseStorage, BaseEven
     if settings.redis_url:
         storage = RedisStorage.from_url(settings.redis_url)
         return storage, RedisEventIsolation(storage.redis)
-    return SqlStorage(create_session_factory(engine)), SimpleEventIsolation()
+    return SqlStorage(create_session_factory(engine)), LocalEventIsolation()
 
 
 def create_dispatcher(
@@ -151,6 +153,11 @@ def create_dispatcher(
     metrics.watch_delivery(delivery)
     # The vocabulary for typed requests, indexed once (bot/intents/data/*.toml).
     dp["recogniser"] = shipped()
+    dp["pacer"] = pacer = Pacer.from_settings(settings)
+    pacer.on_backlog = handoff.queue_note
+    if sleep is None:  # the sandbox never waits for real; its pacing tests attach it
+        dp.startup.register(pacer.attach)
+    dp.shutdown.register(pacer.close)
 
     # Outermost of ours: times and counts every update, whatever happens inside.
     dp.update.outer_middleware(UpdateMetricsMiddleware(metrics))
@@ -161,6 +168,8 @@ def create_dispatcher(
     dp.update.outer_middleware(UnitOfWorkMiddleware(sessions, settings, clock, handoff))
     dp.update.outer_middleware(dp.fsm)
     LocaleMiddleware(i18n).setup(dp)
+    dp["flood"] = flood = FloodGuard.from_settings(settings)
+    dp.message.outer_middleware(FloodMiddleware(flood))
     dp.include_routers(*create_routers())
     errors = ErrorHandler(sessions, clock, i18n, settings.default_locale)
     dp.errors.register(errors.on_error, not_an_outage)

@@ -56,6 +56,20 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "127.0.0.1:8080"
 
+    # Delivery: transient refusals (5xx, 429, network) are retried until this many hours
+    # after the message was written; only then, or on a permanent refusal, it fails.
+    delivery_give_up_hours: float = Field(default=24, gt=0)
+    # Telegram's limits, kept by the one sender (shared through Redis when REDIS_URL is set).
+    bot_messages_per_second: float = Field(default=30, gt=0)
+    private_messages_per_second: float = Field(default=1, gt=0)
+    group_messages_per_minute: float = Field(default=20, gt=0)
+    # Agents are told in the General topic when the queue to their group is this long.
+    queue_note_minutes: float = Field(default=3, gt=0)
+    # A buyer sending more than FLOOD_LIMIT messages in FLOOD_WINDOW_SECONDS is asked to
+    # slow down once; their messages for an open case are gathered, other chatter dropped.
+    flood_limit: int = Field(default=20, gt=0)
+    flood_window_seconds: float = Field(default=10, gt=0)
+
     work_days: str = "mon,tue,wed,thu,fri"
     work_hours: str = "09:00-18:00"
     holidays: str = ""

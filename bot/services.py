@@ -52,9 +52,11 @@ class Services:
 
         The unit of work commits when the handler returns; a handler that is about to
         say "your request is registered" or "your order is cancelled" commits first, so
-        the person is never told of something that was then rolled back.
+        the person is never told of something that was then rolled back. The Telegram
+        work queued so far starts now, so a failed answer delays nothing it depends on.
         """
         await self.session.commit()
+        self.committed()
 
     @classmethod
     def build(

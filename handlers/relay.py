@@ -4,6 +4,9 @@ to the case's topic instead of the menu fallback (this router sits just before i
 A message reopens a case resolved less than REOPEN_DAYS ago; after that, it starts a
 new case of the same kind. A buyer with several open cases writes to the one they
 used last, and is offered the others to move a message to.
+
+On every path the buyer's message is committed before the bot answers, so an answer
+Telegram refuses (a 429, say) never rolls back what the buyer sent.
 """
 
 from __future__ import annotations
@@ -67,9 +70,11 @@ async def to_agents(message: Message, svc: Services, i18n: I18n) -> None:
                 order_id=last.order_id,
                 reason=message.text or message.caption or "",
             )
+            await svc.commit()  # the buyer's words are kept even if the answer fails
             await message.answer(case_opened(opened, svc.cases))
             return
         await svc.cases.add_buyer_message(last, Entry.from_message(message))
+        await svc.commit()
         await message.answer(
             _(
                 "Your request №{number} is open again: I passed your message to the "
@@ -83,6 +88,7 @@ async def to_agents(message: Message, svc: Services, i18n: I18n) -> None:
     case, others = open_cases[0], open_cases[1:]
     quiet = svc.clock.now() - case.updated_at >= NEW_CONVERSATION
     await svc.cases.add_buyer_message(case, Entry.from_message(message))
+    await svc.commit()
     if others and quiet and not message.media_group_id:
         await message.answer(
             _(

@@ -14,6 +14,8 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -126,6 +128,9 @@ class Case(Base):
     agent_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     topic_id: Mapped[int | None] = mapped_column(Integer)
     card_message_id: Mapped[int | None] = mapped_column(Integer)
+    # The conversation so far was posted under the card; a topic made (again) without it
+    # gets it on the next scheduler round.
+    history_posted: Mapped[bool] = mapped_column(default=False, server_default=true())
     assignee_id: Mapped[int | None] = mapped_column(BigInteger)
     assignee_name: Mapped[str | None] = mapped_column(String(128))
     resolver_name: Mapped[str | None] = mapped_column(String(128))
@@ -214,9 +219,16 @@ class CaseMessage(Base):
     # relayed copy looks like the original.
     entities: Mapped[str | None] = mapped_column(Text)
     # The transcript is the relay's outbox: "pending" rows still have to reach the other
-    # side, then "sent" or "failed"; NULL for history that needs no relaying (notes, the
-    # dialog's messages shown on the case card).
+    # side, "sending" while the call is in flight (left over only by a crash), then "sent"
+    # or "failed"; NULL for history that needs no relaying (notes, the dialog's messages
+    # shown on the case card).
     delivery: Mapped[str | None] = mapped_column(String(8))
+    # Transient refusals so far, and when the scheduler tries again.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An earlier attempt may have arrived (its response was lost): the copy that lands is
+    # flagged "may appear twice".
+    maybe_twice: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     __table_args__ = (Index("ix_case_messages_pending", "case_id", "delivery"),)
 

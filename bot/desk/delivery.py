@@ -5,13 +5,18 @@ lane runs its jobs one after another, so messages keep their order, while lanes 
 side by side, so a chat that Telegram throttles holds up nobody else. Every call goes
 through `Delivery.call`, which:
 
-- waits out 429 `retry_after` (only this lane waits);
-- retries 5xx answers with exponential backoff;
+- waits out 429 `retry_after` (only this lane waits) a few times;
+- retries 5xx answers with exponential backoff a few times;
 - resends at most once when the connection broke or the response was lost: the Bot
   API has no idempotency key, so the message may have arrived twice and the caller is
   told (`Sent.maybe_twice`) to say so;
-- turns refusals that retrying cannot fix (403 blocked, 400 bad request) and exhausted
-  retries into `Undeliverable`, which callers show to people instead of retrying forever.
+- raises `Undeliverable`: `transient` when Telegram is only refusing for a while (the
+  caller keeps the message pending and the scheduler tries again later, with backoff,
+  until DELIVERY_GIVE_UP_HOURS), permanent for refusals retrying cannot fix (403
+  blocked, 400 bad request), which callers show to people.
+
+Calls are paced under Telegram's limits by `bot.desk.pacing.Pacer`, which sits in the
+bot's session, so this module only deals with what Telegram answered.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import TelegramMethod
 
+from bot.desk import pacing
 from storage.db import is_outage
 
 log = logging.getLogger("supportbot.delivery")
@@ -53,12 +59,20 @@ class Sent(Generic[T]):
 
 
 class Undeliverable(Exception):
-    """Telegram refused for good, or the retries ran out; `reason` is Telegram's words."""
+    """Telegram refused; `reason` is Telegram's words.
 
-    def __init__(self, reason: str, *, blocked: bool = False) -> None:
+    `transient`: only for now (5xx, 429, the network), so the message stays pending;
+    `unknown`: the last attempt's response was lost, so it may have arrived after all.
+    """
+
+    def __init__(
+        self, reason: str, *, blocked: bool = False, transient: bool = False, unknown: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.blocked = blocked
+        self.transient = transient
+        self.unknown = unknown
 
     @property
     def topic_gone(self) -> bool:
@@ -79,6 +93,8 @@ class _Lane:
     jobs: deque[Job] = field(default_factory=deque)
     running: bool = False
     sleeping: bool = False
+    last: Hashable | None = None
+    """The coalesce key of the newest waiting job."""
 
 
 class Delivery:
@@ -88,8 +104,8 @@ class Delivery:
         self,
         sleep: Sleep = asyncio.sleep,
         *,
-        server_retries: int = 8,
-        rate_waits: int = 30,
+        server_retries: int = 3,
+        rate_waits: int = 5,
         backoff: float = 1.0,
         max_backoff: float = 60.0,
     ) -> None:
@@ -107,13 +123,27 @@ class Delivery:
 
     # ------------------------------------------------------------------ lanes
 
-    def submit(self, lane: Hashable, job: Job) -> None:
-        """Run `job` after the jobs already waiting in `lane`."""
+    def submit(
+        self, lane: Hashable, job: Job, *, coalesce: Hashable | None = None, priority: int = 0
+    ) -> None:
+        """Run `job` after the jobs already waiting in `lane`.
+
+        The lane's calls wait for Telegram's limits with `priority` (lower first, see
+        `bot.desk.pacing`); a case's lanes pass its number, so older cases go first.
+
+        A job with a `coalesce` key is dropped when the lane's last waiting job has the
+        same key: it would do the same work (a sync reads everything pending when it
+        starts), so a buyer sending a thousand messages queues one sync, not a thousand.
+        """
         state = self._lanes.setdefault(lane, _Lane())
+        if coalesce is not None and state.jobs and state.last == coalesce:
+            return
         state.jobs.append(job)
+        state.last = coalesce
         if not state.running:
             state.running = True
-            task = asyncio.get_running_loop().create_task(self._drain(lane, state))
+            with pacing.priority(priority):  # the task keeps this context
+                task = asyncio.get_running_loop().create_task(self._drain(lane, state))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         self._poke()
@@ -125,6 +155,8 @@ class Delivery:
         try:
             while state.jobs:
                 job = state.jobs.popleft()
+                if not state.jobs:
+                    state.last = None
                 try:
                     await job()
                 except Exception as error:  # one broken job must not stop the lane behind it
@@ -192,17 +224,17 @@ class Delivery:
                 self.rate_limited += 1
                 rate_waits += 1
                 if rate_waits > self.rate_waits:
-                    raise Undeliverable(error.message) from error
+                    raise Undeliverable(error.message, transient=True, unknown=resent) from error
                 log.info("429 on %s: waiting %s s", method.__api_method__, error.retry_after)
                 await self.sleep(error.retry_after)
             except TelegramServerError as error:
                 server_errors += 1
                 if server_errors > self.server_retries:
-                    raise Undeliverable(error.message) from error
+                    raise Undeliverable(error.message, transient=True, unknown=resent) from error
                 await self.sleep(min(self.backoff * 2 ** (server_errors - 1), self.max_backoff))
             except TelegramNetworkError as error:
                 if resent:
-                    raise Undeliverable(error.message) from error
+                    raise Undeliverable(error.message, transient=True, unknown=True) from error
                 resent = True
                 await self.sleep(self.backoff)
             except TelegramForbiddenError as error:

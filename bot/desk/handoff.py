@@ -11,17 +11,26 @@ run it again after an outage or a restart and nothing is lost:
 - the buyer side (lane `(case, "buyer")`) sends the agents' pending replies with
   the agent's name, and writes the first-response time when the first one arrives.
 
-Every call goes through `Delivery`; what cannot be delivered is said in the topic.
+Every call goes through `Delivery`. A message Telegram refuses only for a while (5xx,
+429, the network) stays pending and the scheduler tries again with backoff until
+DELIVERY_GIVE_UP_HOURS; a message it refuses for good is marked failed and the other
+side is told. Rows are marked "sending" before the call, so a crash between the call
+and its record is found on the next start and the message goes again, flagged "may
+appear twice". Buyer texts waiting together (a busy group, a flooding buyer) are
+gathered into one post.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from datetime import timedelta
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
@@ -53,12 +62,13 @@ from aiogram.types import (
     Message,
     MessageEntity,
 )
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.desk import pacing
 from bot.desk.card import (
     CardData,
     card_keyboard,
@@ -82,6 +92,10 @@ CAPTION_LIMIT = 1024
 ALBUM_LIMIT = 10
 ALBUM_WAIT = 1.5
 """Seconds to wait for the rest of an album: Telegram delivers its parts one by one."""
+CARD_CACHE = 1024
+"""Card texts remembered (to skip edits that change nothing); the oldest are forgotten."""
+MAX_RETRY_SECONDS = 300.0
+"""The longest wait between two tries of a message Telegram refuses for a while."""
 
 # Telegram allows these six topic icon colours; one per kind of case.
 ICON_COLORS: dict[str, int] = {
@@ -102,6 +116,9 @@ ALBUM_MEDIA: dict[str, Any] = {
     "audio": InputMediaAudio,
 }
 CAPTIONED = {"photo", "video", "document", "audio", "animation", "voice"}
+
+_SESSION: ContextVar[AsyncSession | None] = ContextVar("handoff_session", default=None)
+T = TypeVar("T")
 
 Notice = Callable[[], tuple[str, InlineKeyboardMarkup | None]]
 """Builds a notice's text and buttons; called in the reader's language."""
@@ -156,6 +173,10 @@ def outgoing(
     where: dict[str, Any] = {"chat_id": chat_id, "message_thread_id": thread_id}
     calls: list[TelegramMethod[Any]] = []
     first = rows[0]
+    if len(rows) > 1 and first.content_type == "text":  # texts gathered into one post
+        text = "\n".join(row.text for row in rows) + signature
+        calls += [SendMessage(text=part, **where) for part in split_text(text, TEXT_LIMIT)]
+        return Outgoing(calls, 0)
     if len(rows) > 1:
         items: list[Any] = []
         for index, row in enumerate(rows):
@@ -209,21 +230,33 @@ def outgoing(
     return Outgoing(calls, len(calls) - 1)
 
 
-def batches(rows: Sequence[CaseMessage]) -> list[list[CaseMessage]]:
-    """Rows in order, the parts of an album together (up to 10 per album)."""
+def batches(rows: Sequence[CaseMessage], *, gather: bool = False) -> list[list[CaseMessage]]:
+    """Rows in order, the parts of an album together (up to 10 per album); with `gather`,
+    plain texts waiting one after another too, as long as they fit in one message."""
     result: list[list[CaseMessage]] = []
     for row in rows:
         last = result[-1] if result else None
-        if (
-            last is not None
-            and row.media_group_id is not None
-            and last[0].media_group_id == row.media_group_id
-            and len(last) < ALBUM_LIMIT
+        if last is not None and (
+            (
+                row.media_group_id is not None
+                and last[0].media_group_id == row.media_group_id
+                and len(last) < ALBUM_LIMIT
+            )
+            or (
+                gather
+                and _plain_text(row)
+                and _plain_text(last[0])
+                and sum(len(r.text) + 1 for r in last) + len(row.text) <= TEXT_LIMIT
+            )
         ):
             last.append(row)
         else:
             result.append([row])
     return result
+
+
+def _plain_text(row: CaseMessage) -> bool:
+    return row.content_type == "text" and row.media_group_id is None
 
 
 class Handoff:
@@ -243,26 +276,37 @@ class Handoff:
         self.i18n = i18n
         self.lanes = lanes
         self.tz = ZoneInfo(settings.timezone)
-        self._cards: dict[int, str] = {}
+        self._cards: OrderedDict[int, str] = OrderedDict()
 
     # ------------------------------------------------------------------ entry points
 
     def sync(self, bot: Bot, case_id: int) -> None:
         """Bring the case's topic, card and relays up to date (after a commit)."""
-        self.lanes.submit((case_id, "topic"), lambda: self._sync_topic(bot, case_id))
-        self.lanes.submit((case_id, "buyer"), lambda: self._sync_buyer(bot, case_id))
+        self._case_lane(case_id, "topic", lambda: self._sync_topic(bot, case_id), "sync")
+        self._case_lane(case_id, "buyer", lambda: self._sync_buyer(bot, case_id), "sync")
 
     def tell_buyer(self, bot: Bot, case_id: int, notice: Notice) -> None:
         """A notice from the bot to the case's buyer, in the buyer's language."""
-        self.lanes.submit((case_id, "buyer"), lambda: self._tell_buyer(bot, case_id, notice))
+        self._case_lane(case_id, "buyer", lambda: self._tell_buyer(bot, case_id, notice))
 
     def tell_topic(self, bot: Bot, case_id: int, notice: Notice) -> None:
         """A notice in the case's topic, in AGENT_LOCALE."""
-        self.lanes.submit((case_id, "topic"), lambda: self._tell_topic(bot, case_id, notice))
+        self._case_lane(case_id, "topic", lambda: self._tell_topic(bot, case_id, notice))
 
-    def tell_group(self, bot: Bot, chat_id: int, notice: Notice) -> None:
-        """A notice in an agents' group's General topic (reminders, hints)."""
-        self.lanes.submit((chat_id, "general"), lambda: self._tell_group(bot, chat_id, notice))
+    def tell_group(self, bot: Bot, chat_id: int, notice: Notice, *, first: bool = False) -> None:
+        """A notice in an agents' group's General topic (reminders, hints); `first`
+        goes ahead of everything queued for the group."""
+        self.lanes.submit(
+            (chat_id, "general"),
+            lambda: self._tell_group(bot, chat_id, notice),
+            priority=pacing.FIRST if first else 0,
+        )
+
+    def queue_note(self, bot: Bot, chat_id: int, backlog: float) -> None:
+        """The queue to an agents' group is long: say so in its General topic (the pacer
+        calls this once per backlog)."""
+        per_minute = self.settings.group_messages_per_minute
+        self.tell_group(bot, chat_id, _queue_note(per_minute, backlog), first=True)
 
     def erased(self, bot: Bot, case_id: int) -> None:
         """The buyer's data in the case was erased: say so in its topic, drop the
@@ -271,15 +315,34 @@ class Handoff:
 
     def edited(self, bot: Bot, case_id: int, row_id: int, sender: Sender) -> None:
         """A relayed message was edited: edit its copy on the other side."""
-        lane = (case_id, "topic" if sender == Sender.buyer else "buyer")
-        self.lanes.submit(lane, lambda: self._edit(bot, case_id, row_id))
+        side = "topic" if sender == Sender.buyer else "buyer"
+        self._case_lane(case_id, side, lambda: self._edit(bot, case_id, row_id))
+
+    def _case_lane(
+        self, case_id: int, side: str, job: Callable[[], Any], coalesce: str | None = None
+    ) -> None:
+        # Older cases go first when their chat has a queue (see bot.desk.pacing).
+        self.lanes.submit((case_id, side), job, coalesce=coalesce, priority=case_id)
 
     # ------------------------------------------------------------------ plumbing
 
     @asynccontextmanager
     async def _unit(self) -> AsyncIterator[tuple[AsyncSession, CaseService]]:
         async with self.sessions() as session:
-            yield session, CaseService(CaseRepository(session), self.clock, self.settings)
+            token = _SESSION.set(session)
+            try:
+                yield session, CaseService(CaseRepository(session), self.clock, self.settings)
+            finally:
+                _SESSION.reset(token)
+
+    async def _call(self, bot: Bot, method: TelegramMethod[T]) -> Sent[T]:
+        """One call through the lanes. The job's transaction ends first: a call may wait
+        long for its turn (Telegram's limits), and must not hold a database connection
+        meanwhile (200 waiting cases would empty the pool)."""
+        session = _SESSION.get()
+        if session is not None and session.in_transaction():
+            await session.commit()
+        return await self.lanes.call(bot, method)
 
     @contextmanager
     def speaking(self, locale: str) -> Iterator[None]:
@@ -323,19 +386,21 @@ class Handoff:
             if any(row.media_group_id for row in pending):
                 await self.lanes.sleep(ALBUM_WAIT)  # parts arriving meanwhile join the album
                 pending = await cases.repo.pending(case.id, Sender.buyer)
-            for rows in batches(pending):
-                await self._post_rows(bot, session, cases, case, rows)
+            for rows in batches(pending, gather=True):
+                if not await self._post_rows(bot, session, cases, case, rows):
+                    break  # Telegram refuses for now: the rest waits, in order
             await self._refresh_card(bot, session, case)
 
     async def _ensure_topic(self, bot: Bot, session: AsyncSession, case: Case) -> bool:
-        """The case has a topic with its card; False when Telegram did not let us yet
-        (the scheduler tries again)."""
+        """The case has a topic with its card and the conversation so far; False when
+        Telegram did not let us yet (the scheduler tries again)."""
         if case.topic_id is None and not await self._create_topic(bot, session, case):
             return False
-        if case.card_message_id is not None:
+        if case.card_message_id is not None and case.history_posted:
             return True
         try:
-            await self._post_card(bot, session, case)
+            if case.card_message_id is None:
+                await self._post_card(bot, session, case)
             await self._post_history(bot, session, case)
         except Undeliverable as error:
             log.warning("case %s: card not posted: %s", case.id, error.reason)
@@ -354,7 +419,7 @@ class Handoff:
         with self.agents():
             name = topic_name(case, buyer_name or erased_name())
         try:
-            sent = await self.lanes.call(
+            sent = await self._call(
                 bot,
                 CreateForumTopic(
                     chat_id=chat_id, name=name, icon_color=ICON_COLORS.get(case.type, 0x6FB9F0)
@@ -366,6 +431,7 @@ class Handoff:
         case.agent_chat_id = chat_id
         case.topic_id = sent.result.message_thread_id
         case.card_message_id = None
+        case.history_posted = False
         await session.commit()
         self._cards.pop(case.id, None)
         return True
@@ -397,43 +463,53 @@ class Handoff:
     async def _post_card(self, bot: Bot, session: AsyncSession, case: Case) -> None:
         assert case.agent_chat_id is not None
         text, markup = await self._card(session, case)
-        sent = await self.lanes.call(bot, _in_topic(case, text, markup))
+        sent = await self._call(bot, _in_topic(case, text, markup))
         case.card_message_id = sent.result.message_id
-        self._cards[case.id] = text
+        self._remember_card(case.id, text)
         await session.commit()
+
+    def _remember_card(self, case_id: int, text: str) -> None:
+        self._cards[case_id] = text
+        self._cards.move_to_end(case_id)
+        while len(self._cards) > CARD_CACHE:
+            self._cards.popitem(last=False)
 
     async def _post_history(self, bot: Bot, session: AsyncSession, case: Case) -> None:
         """The conversation so far, then its photos and files as albums."""
         history = [
             row
             for row in await CaseRepository(session).messages(case.id)
-            if row.delivery != Delivery.pending
+            if row.delivery not in (Delivery.pending, Delivery.sending)
         ]
-        if not history:
-            return
+        if history:
+            await self._post_transcript(bot, case, history)
+        case.history_posted = True
+        await session.commit()
+
+    async def _post_transcript(self, bot: Bot, case: Case, history: list[CaseMessage]) -> None:
         assert case.agent_chat_id is not None
         with self.agents():
             text = transcript_text(history, self.tz)
         for part in split_text(text, TEXT_LIMIT):
-            await self.lanes.call(bot, _in_topic(case, part))
+            await self._call(bot, _in_topic(case, part))
         for kinds in (("photo", "video"), ("document",)):
             files = [row for row in history if row.content_type in kinds and row.file_id]
             for start in range(0, len(files), ALBUM_LIMIT):
                 chunk = files[start : start + ALBUM_LIMIT]
                 for call in outgoing(chunk, case.agent_chat_id, case.topic_id).calls:
-                    await self.lanes.call(bot, call)
+                    await self._call(bot, call)
 
     async def _topic_call(
         self, bot: Bot, session: AsyncSession, case: Case, build: Callable[[], Any]
     ) -> Sent[Any]:
         """A call into the case's topic; a topic deleted or closed by hand is brought back."""
         try:
-            return await self.lanes.call(bot, build())
+            return await self._call(bot, build())
         except Undeliverable as error:
             assert case.agent_chat_id is not None
             assert case.topic_id is not None
             if error.topic_closed:
-                await self.lanes.call(
+                await self._call(
                     bot,
                     ReopenForumTopic(chat_id=case.agent_chat_id, message_thread_id=case.topic_id),
                 )
@@ -445,7 +521,7 @@ class Handoff:
                     raise
             else:
                 raise
-        return await self.lanes.call(bot, build())
+        return await self._call(bot, build())
 
     async def _post_rows(
         self,
@@ -454,27 +530,87 @@ class Handoff:
         cases: CaseService,
         case: Case,
         rows: list[CaseMessage],
-    ) -> None:
-        def send_all() -> Any:
+    ) -> bool:
+        """Post the buyer's rows in the topic; False when Telegram refuses for now."""
+
+        def plan() -> Outgoing:
             assert case.agent_chat_id is not None
             return outgoing(rows, case.agent_chat_id, case.topic_id, warn=self.link_warning)
 
+        async def send(results: list[Sent[Any]]) -> None:
+            results.append(await self._topic_call(bot, session, case, lambda: plan().calls[0]))
+            for call in plan().calls[1:]:
+                results.append(await self._call(bot, call))
+
+        error = await self._carry(bot, session, cases, case, rows, plan().main, send)
+        if error is None:
+            return True
+        if error.transient:
+            return False
+        log.error("case %s: buyer's message not posted: %s", case.id, error.reason)
+        self.tell_topic(bot, case.id, _not_posted(error, rows))
+        self.tell_buyer(bot, case.id, _not_passed_on)
+        return True
+
+    async def _carry(
+        self,
+        bot: Bot,
+        session: AsyncSession,
+        cases: CaseService,
+        case: Case,
+        rows: list[CaseMessage],
+        main: int,
+        send: Callable[[list[Sent[Any]]], Any],
+    ) -> Undeliverable | None:
+        """The outbox step shared by both sides: mark the rows "sending" (so a crash
+        during the call is found on the next start), send, then record what happened.
+
+        Returns None when they arrived; the refusal otherwise, after which they are
+        pending again (refused for now: tried later, with backoff) or failed (refused
+        for good, or for longer than DELIVERY_GIVE_UP_HOURS). Arrivals that may be
+        doubled are said in the topic."""
+        twice = any(row.maybe_twice for row in rows)
+        for row in rows:
+            row.delivery = Delivery.sending
+        await session.commit()
+        results: list[Sent[Any]] = []
         try:
-            plan = send_all()
-            sent = await self._topic_call(bot, session, case, lambda: send_all().calls[0])
-            results = [sent]
-            for call in send_all().calls[1:]:
-                results.append(await self.lanes.call(bot, call))
+            await send(results)
         except Undeliverable as error:
-            log.error("case %s: buyer's message not posted: %s", case.id, error.reason)
+            # Part of a split message may have arrived: a later try repeats it.
+            self._refused(rows, error, partly=bool(results))
+            await session.commit()
+            if error.transient and rows[0].delivery == Delivery.failed:
+                error = GaveUp(error.reason, self.settings.delivery_give_up_hours)
+            return error
+        await self._record(cases, case, rows, results[main].result)
+        await session.commit()
+        if twice or any(result.maybe_twice for result in results):
+            if rows[0].sender == Sender.buyer:  # right under the message, in this lane
+                await self._tell_topic(bot, case.id, _possibly_twice_in_topic)
+            else:
+                self.tell_topic(bot, case.id, _possibly_twice_to_buyer)
+        return None
+
+    def _refused(self, rows: list[CaseMessage], error: Undeliverable, *, partly: bool) -> None:
+        now = self.clock.now()
+        limit = timedelta(hours=self.settings.delivery_give_up_hours)
+        if not error.transient or now - rows[0].at >= limit:
             for row in rows:
                 row.delivery = Delivery.failed
-            await session.commit()
+                row.retry_at = None
             return
-        await self._record(cases, case, rows, results[plan.main].result)
-        await session.commit()
-        if any(result.maybe_twice for result in results):
-            await self._tell_topic(bot, case.id, _possibly_twice_in_topic)
+        attempts = max(row.attempts for row in rows) + 1
+        base = self.settings.scheduler_interval_seconds
+        wait = min(base * 2 ** (attempts - 1), MAX_RETRY_SECONDS)
+        log.info(
+            "%d message(s) refused for now (%s): next try in %.0f s", len(rows), error.reason, wait
+        )
+        for row in rows:
+            row.delivery = Delivery.pending
+            row.attempts = attempts
+            row.retry_at = now + timedelta(seconds=wait)
+            row.maybe_twice = row.maybe_twice or error.unknown or partly
 
     async def _record(
         self, cases: CaseService, case: Case, rows: list[CaseMessage], result: Any
@@ -491,7 +627,7 @@ class Handoff:
         if self._cards.get(case.id) == text:
             return
         try:
-            await self.lanes.call(
+            await self._call(
                 bot,
                 EditMessageText(
                     chat_id=case.agent_chat_id,
@@ -504,7 +640,7 @@ class Handoff:
             if not error.not_modified:
                 log.warning("case %s: card not updated: %s", case.id, error.reason)
                 return
-        self._cards[case.id] = text
+        self._remember_card(case.id, text)
 
     async def _tell_topic(self, bot: Bot, case_id: int, notice: Notice) -> None:
         async with self._unit() as (session, cases):
@@ -553,7 +689,7 @@ class Handoff:
         with self.agents():
             text, markup = notice()
         try:
-            await self.lanes.call(bot, SendMessage(chat_id=chat_id, text=text, reply_markup=markup))
+            await self._call(bot, SendMessage(chat_id=chat_id, text=text, reply_markup=markup))
         except Undeliverable as error:
             log.error("group %s: notice not posted: %s", chat_id, error.reason)
 
@@ -570,25 +706,36 @@ class Handoff:
                 await self.lanes.sleep(ALBUM_WAIT)  # parts arriving meanwhile join the album
                 pending = await cases.repo.pending(case.id, Sender.agent)
             for rows in batches(pending):
-                signature, heading = self.signature(rows[0], case.locale)
-                plan = outgoing(rows, case.buyer_id, None, signature=signature, heading=heading)
-                results: list[Sent[Any]] = []
-                try:
-                    for call in plan.calls:
-                        results.append(await self.lanes.call(bot, call))
-                except Undeliverable as error:
-                    for row in rows:
-                        row.delivery = Delivery.failed
-                    await session.commit()
-                    self.tell_topic(bot, case.id, _not_delivered(error))
-                    continue
-                await self._record(cases, case, rows, results[plan.main].result)
-                await session.commit()
-                if any(result.maybe_twice for result in results):
-                    self.tell_topic(bot, case.id, _possibly_twice_to_buyer)
+                if not await self._send_rows(bot, session, cases, case, rows):
+                    break  # Telegram refuses for now: the rest waits, in order
             if answered_before is None and case.first_response_at is not None:
                 # The card shows when the first answer came.
-                self.lanes.submit((case.id, "topic"), lambda: self._sync_topic(bot, case_id))
+                self._case_lane(case.id, "topic", lambda: self._sync_topic(bot, case_id))
+
+    async def _send_rows(
+        self,
+        bot: Bot,
+        session: AsyncSession,
+        cases: CaseService,
+        case: Case,
+        rows: list[CaseMessage],
+    ) -> bool:
+        """Send the agents' rows to the buyer; False when Telegram refuses for now."""
+        assert case.buyer_id is not None  # _sync_buyer stops at an erased buyer
+        signature, heading = self.signature(rows[0], case.locale)
+        plan = outgoing(rows, case.buyer_id, None, signature=signature, heading=heading)
+
+        async def send(results: list[Sent[Any]]) -> None:
+            for call in plan.calls:
+                results.append(await self._call(bot, call))
+
+        error = await self._carry(bot, session, cases, case, rows, plan.main, send)
+        if error is None:
+            return True
+        if error.transient:
+            return False
+        self.tell_topic(bot, case.id, _not_delivered(error))
+        return True
 
     async def _tell_buyer(self, bot: Bot, case_id: int, notice: Notice) -> None:
         async with self._unit() as (_session, cases):
@@ -598,7 +745,7 @@ class Handoff:
             with self.speaking(case.locale):
                 text, markup = notice()
             try:
-                await self.lanes.call(
+                await self._call(
                     bot, SendMessage(chat_id=case.buyer_id, text=text, reply_markup=markup)
                 )
             except Undeliverable as error:
@@ -634,10 +781,18 @@ class Handoff:
                 else EditMessageCaption(chat_id=chat_id, message_id=message_id, caption=text)
             )
             try:
-                await self.lanes.call(bot, method)
+                await self._call(bot, method)
             except Undeliverable as error:
                 if not error.not_modified:
                     log.warning("case %s: edit not relayed: %s", case_id, error.reason)
+
+
+class GaveUp(Undeliverable):
+    """Telegram refused a message for longer than DELIVERY_GIVE_UP_HOURS."""
+
+    def __init__(self, reason: str, hours: float) -> None:
+        super().__init__(reason)
+        self.hours = hours
 
 
 def _in_topic(case: Case, text: str, markup: InlineKeyboardMarkup | None = None) -> SendMessage:
@@ -663,6 +818,8 @@ def _possibly_twice_to_buyer() -> tuple[str, InlineKeyboardMarkup | None]:
 
 def _not_delivered(error: Undeliverable) -> Notice:
     def notice() -> tuple[str, InlineKeyboardMarkup | None]:
+        if isinstance(error, GaveUp):
+            return _("⚠️ Not delivered to the buyer: {why}.").format(why=_why(error)), None
         if error.blocked:
             return _(
                 "⚠️ Not delivered: the buyer has blocked the bot. They will not see "
@@ -671,5 +828,57 @@ def _not_delivered(error: Undeliverable) -> Notice:
         return _("⚠️ Not delivered to the buyer: Telegram answered “{reason}”.").format(
             reason=error.reason
         ), None
+
+    return notice
+
+
+def _why(error: Undeliverable) -> str:
+    """Why Telegram did not take a message, for the agents."""
+    if isinstance(error, GaveUp):
+        return ngettext(
+            "Telegram kept refusing it for {hours} hour (“{reason}”)",
+            "Telegram kept refusing it for {hours} hours (“{reason}”)",
+            int(error.hours),
+        ).format(hours=f"{error.hours:g}", reason=error.reason)
+    return _("Telegram answered “{reason}”").format(reason=error.reason)
+
+
+def _not_posted(error: Undeliverable, rows: list[CaseMessage]) -> Notice:
+    """A buyer's message that could not be posted in the topic: what they wrote, and why."""
+    what = "\n".join(
+        row.text if row.content_type == "text" else f"[{row.content_type}] {row.text}".strip()
+        for row in rows
+    )
+
+    def notice() -> tuple[str, InlineKeyboardMarkup | None]:
+        text = _(
+            "⚠️ A message from the buyer could not be posted here ({why}). "
+            "The buyer has been told. They wrote:\n{what}"
+        ).format(why=_why(error), what=what)
+        return split_text(text, TEXT_LIMIT)[0], None
+
+    return notice
+
+
+def _not_passed_on() -> tuple[str, InlineKeyboardMarkup | None]:
+    return _(
+        "⚠️ Sorry, your last message could not be passed on to the support team. "
+        "The agents have been told; if it was a file, please send it again in another form."
+    ), None
+
+
+def _queue_note(per_minute: float, backlog: float) -> Notice:
+    minutes = max(1, round(backlog / 60))
+
+    def notice() -> tuple[str, InlineKeyboardMarkup | None]:
+        return ngettext(
+            "⏳ Telegram lets the bot post about {rate} messages a minute in this group, so "
+            "new cases and messages are queued: they may take about {minutes} minute to "
+            "appear. Nothing is lost.",
+            "⏳ Telegram lets the bot post about {rate} messages a minute in this group, so "
+            "new cases and messages are queued: they may take about {minutes} minutes to "
+            "appear. Nothing is lost.",
+            minutes,
+        ).format(rate=f"{per_minute:g}", minutes=minutes), None
 
     return notice

@@ -44,7 +44,7 @@ class Scheduler:
         handoff = self.handoff
         async with handoff.sessions() as session:
             cases = CaseService(CaseRepository(session), handoff.clock, handoff.settings)
-            retry = {case.id for case in await cases.without_topic()}
+            retry = set(await cases.unfinished_topics())
             retry |= set(await cases.with_pending())
             for case_id in sorted(retry):
                 handoff.sync(bot, case_id)
@@ -114,8 +114,19 @@ class Scheduler:
                 # An outage is logged once by the inbox; the next round catches up.
             await asyncio.sleep(self.interval)
 
+    async def recover(self) -> None:
+        """At start: messages a crash left between sending and being marked sent go
+        again (the next round sends them), flagged "may appear twice" where they land."""
+        async with self.handoff.sessions() as session:
+            cases = CaseService(CaseRepository(session), self.handoff.clock, self.handoff.settings)
+            count = await cases.interrupted()
+            await session.commit()
+        if count:
+            log.warning("%d message(s) were being sent when the bot stopped: sending again", count)
+
     async def start(self, bot: Bot) -> None:
         """Start the background rounds (a dispatcher start-up hook in `supportbot run`)."""
+        await self.recover()
         self._task = asyncio.get_running_loop().create_task(self._loop(bot))
 
     async def stop(self) -> None:

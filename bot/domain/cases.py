@@ -114,6 +114,8 @@ class Delivery(StrEnum):
     """Where a transcript message is on its way to the other side."""
 
     pending = "pending"
+    sending = "sending"
+    """The call is in flight; left over only by a crash, then sent again, flagged."""
     sent = "sent"
     failed = "failed"
 
@@ -487,13 +489,18 @@ class CaseService:
         since = self.clock.now() - timedelta(days=self.settings.reply_wait_days)
         return list(await self.repo.waiting_buyer_since(since))
 
-    async def without_topic(self) -> list[Case]:
-        """Open cases whose topic was never made (Telegram was unreachable): retried."""
-        return list(await self.repo.without_topic())
-
     async def with_pending(self) -> list[int]:
-        """Cases with messages still on their way (after a restart or a long outage)."""
-        return list(await self.repo.with_pending())
+        """Cases with messages still on their way and due now (after a restart, an outage,
+        or Telegram refusing for a while)."""
+        return list(await self.repo.with_pending(self.clock.now()))
+
+    async def unfinished_topics(self) -> list[int]:
+        """Open cases whose topic, card or conversation so far never reached the group."""
+        return list(await self.repo.unfinished_topics())
+
+    async def interrupted(self) -> int:
+        """After a crash: messages that were being sent go again, flagged."""
+        return await self.repo.interrupted()
 
     def auto_close(self, case: Case) -> None:
         """The buyer did not answer: closed, counted as resolved by whoever answered last."""

@@ -15,7 +15,10 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import secrets
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -88,6 +91,21 @@ class Fault:
     chat_id: int | None = None
     times: int = 1
     drop: bool = False
+    skip: int = 0
+    """Matching calls let through before the fault starts."""
+
+
+COUNTED_TOPIC_CALLS = ("createforumtopic", "editforumtopic", "closeforumtopic", "reopenforumtopic")
+
+
+@dataclass
+class RateLimits:
+    """Telegram's flood limits as (messages, window in seconds): per bot, per private
+    chat, per group. Tests scale the windows down so a run takes seconds."""
+
+    bot: tuple[int, float] = (30, 1.0)
+    private: tuple[int, float] = (1, 1.0)
+    group: tuple[int, float] = (20, 60.0)
 
 
 @dataclass
@@ -161,6 +179,13 @@ class BotApiModel:
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.faults: list[Fault] = []
+        self.limits: RateLimits | None = None
+        self.rejected = 0
+        self.rejections: list[tuple[float, str, str]] = []
+        """429s given because a limit was exceeded (not injected faults)."""
+        self._sent: dict[str, deque[float]] = {}
+        self.timeline: list[tuple[float, str, int | None]] = []
+        """(monotonic time, method, chat id) of each call counted against the limits."""
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._ids = itertools.count(1)
@@ -198,6 +223,10 @@ class BotApiModel:
                 return fault.status, ApiError(
                     fault.status, fault.description, fault.retry_after
                 ).payload()
+            limited = self._over_limit(method, params)
+            if limited is not None:
+                self.rejected += 1
+                return 429, limited.payload()
             try:
                 if polling:
                     result = await self._get_updates(params)
@@ -218,10 +247,41 @@ class BotApiModel:
                 continue
             if fault.chat_id is not None and _int(params.get("chat_id")) != fault.chat_id:
                 continue
+            if fault.skip > 0:
+                fault.skip -= 1
+                return None
             fault.times -= 1
             if fault.times <= 0:
                 self.faults.remove(fault)
             return fault
+        return None
+
+    def enforce_limits(self, limits: RateLimits | None = None) -> None:
+        """Answer 429 (with retry_after) to calls over Telegram's flood limits."""
+        self.limits = limits or RateLimits()
+
+    def _over_limit(self, method: str, params: dict[str, Any]) -> ApiError | None:
+        name = method.lower()
+        counted = name.startswith(("send", "copy", "forward", "edit")) and name != "sendchataction"
+        if self.limits is None or not (counted or name in COUNTED_TOPIC_CALLS):
+            return None
+        now = time.monotonic()
+        checks = [("bot", self.limits.bot)]
+        chat_id = _int(params.get("chat_id"))
+        if chat_id is not None:
+            limit = self.limits.private if chat_id > 0 else self.limits.group
+            checks.append((f"chat:{chat_id}", limit))
+        for key, (count, window) in checks:
+            sent = self._sent.setdefault(key, deque())
+            while sent and sent[0] <= now - window:
+                sent.popleft()
+            if len(sent) >= count:
+                retry_after = max(1, math.ceil(sent[0] + window - now))
+                self.rejections.append((now, method, key))
+                return ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
+        for key, _limit in checks:
+            self._sent[key].append(now)
+        self.timeline.append((now, method, chat_id))
         return None
 
     def fail(
@@ -233,9 +293,11 @@ class BotApiModel:
         retry_after: int | None = None,
         chat_id: int | None = None,
         times: int = 1,
+        skip: int = 0,
     ) -> Fault:
-        """Make the next `times` calls of `method` fail the way Telegram fails; remove the
-        returned fault from `faults` to end it early."""
+        """Make the next `times` calls of `method` fail the way Telegram fails (after
+        letting `skip` of them through); remove the returned fault from `faults` to end
+        it early."""
         if description is None:
             description = {
                 400: "Bad Request: injected",
@@ -246,7 +308,7 @@ class BotApiModel:
             }.get(status, "Error")
         if status == 429 and retry_after is None:
             retry_after = 1
-        fault = Fault(method, status, description, retry_after, chat_id, times)
+        fault = Fault(method, status, description, retry_after, chat_id, times, skip=skip)
         self.faults.append(fault)
         return fault
 

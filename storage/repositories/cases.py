@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Case, CaseEvent, CaseMessage, CaseTag
@@ -98,13 +98,38 @@ class CaseRepository:
         query = select(Case).where(Case.status == "waiting_buyer", Case.updated_at <= since)
         return (await self.session.scalars(query.order_by(Case.id))).all()
 
-    async def without_topic(self) -> Sequence[Case]:
-        query = select(Case).where(Case.status.in_(OPEN_STATUSES), Case.topic_id.is_(None))
+    async def unfinished_topics(self) -> Sequence[int]:
+        """Open cases whose topic, card or conversation so far has not reached the group."""
+        query = select(Case.id).where(
+            Case.status.in_(OPEN_STATUSES),
+            or_(
+                Case.topic_id.is_(None),
+                Case.card_message_id.is_(None),
+                Case.history_posted.is_(False),
+            ),
+        )
         return (await self.session.scalars(query.order_by(Case.id))).all()
 
-    async def with_pending(self) -> Sequence[int]:
-        query = select(CaseMessage.case_id).where(CaseMessage.delivery == "pending").distinct()
+    async def with_pending(self, now: datetime) -> Sequence[int]:
+        """Cases with messages to relay that are due (new, or their backoff is over)."""
+        query = (
+            select(CaseMessage.case_id)
+            .where(
+                CaseMessage.delivery == "pending",
+                or_(CaseMessage.retry_at.is_(None), CaseMessage.retry_at <= now),
+            )
+            .distinct()
+        )
         return (await self.session.scalars(query)).all()
+
+    async def interrupted(self) -> int:
+        """Rows left "sending" by a crash go again, flagged "may appear twice"; how many."""
+        result = await self.session.execute(
+            update(CaseMessage)
+            .where(CaseMessage.delivery == "sending")
+            .values(delivery="pending", maybe_twice=True)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     def add_event(self, event: CaseEvent) -> None:
         self.session.add(event)
