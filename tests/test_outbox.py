@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.clock import ManualClock
+from bot.domain.cases import CaseType
 from bot.emulator.sandbox import Agent, Person, Sandbox
 from storage.models import Case, CaseMessage
 from tests.conftest import make_settings
@@ -195,7 +196,9 @@ async def test_a_refused_hint_never_rolls_back_a_message_to_one_of_several_cases
     box: Sandbox,
 ) -> None:
     anna, olga, first = await buyer_with_case(box)
-    second = (await open_case(box, anna.id, reason="other", order_id="A-2")).case.id
+    # Another kind of request: a second case (an order that is not the buyer's would be
+    # dropped, and the message would join the first case).
+    second = (await open_case(box, anna.id, type_=CaseType.payment, reason="other")).case.id
     box.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
     box.model.fail("sendMessage", 429, retry_after=3, chat_id=anna.id)
     await anna.send("about the card", expect=0)
