@@ -52,7 +52,7 @@ async def start_live_bot(
     try:
         await live.ready()
     except BaseException:
-        process.stop()
+        await process.stop()
         await server.stop()
         raise
     return server, process, live
@@ -63,7 +63,7 @@ async def live(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LiveBo
     """The shared bot process; tests use distinct user ids so they never meet."""
     server, process, bot = await start_live_bot(tmp_path_factory.mktemp("live"))
     yield bot
-    process.stop()
+    await process.stop()
     await server.stop()
     log = process.log()
     assert TOKEN not in log

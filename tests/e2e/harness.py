@@ -90,15 +90,19 @@ class BotProcess:
             self.process.wait(timeout=10)
             self.process = None
 
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)  # the grace period, then it exits by itself
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-            self.process = None
+    async def stop(self) -> None:
+        """SIGTERM, as a deployment stops the bot, and wait for it to exit by itself after
+        its grace period. Waits in a thread: the emulator in this event loop must go on
+        answering while the bot finishes what it has."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.to_thread(process.wait, 60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            await asyncio.to_thread(process.wait)
 
     def shift(self, delta: timedelta) -> None:
         """Move the bot's wall clock forward (needs libfaketime)."""

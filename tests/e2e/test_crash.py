@@ -66,7 +66,7 @@ async def _stress(tmp_path: Path, stop: str) -> None:
             if stop == "kill":
                 await live.restart_after_kill()
             else:
-                process.stop()  # SIGINT/SIGTERM path: graceful
+                await process.stop()  # SIGINT/SIGTERM path: graceful
                 since = len(live.model.calls)
                 process.start()
                 await live.ready(since)
@@ -86,7 +86,7 @@ async def _stress(tmp_path: Path, stop: str) -> None:
         live.timeout = 180  # every message of every round, after the last restart
         await live.settle(lambda: buyers_done() and agents_done())
     finally:
-        process.stop()
+        await process.stop()
         await server.stop()
 
     duplicates = []

@@ -156,5 +156,5 @@ async def test_reminder_and_seven_day_auto_close_by_moving_time(tmp_path: Path) 
             await reminded_after_the_deadline(live, process, olga, later)
         assert reminders(live, unanswered) == 1  # once per case, however many rounds
     finally:
-        process.stop()
+        await process.stop()
         await server.stop()

@@ -64,7 +64,7 @@ async def test_postgres_down_for_30_seconds_loses_nothing(tmp_path: Path) -> Non
         try:
             await _through_an_outage(live, postgres.stop, postgres.start, 980_001)
         finally:
-            process.stop()
+            await process.stop()
             await server.stop()
     finally:
         postgres.stop()
@@ -82,7 +82,7 @@ async def test_redis_down_for_30_seconds_loses_nothing(tmp_path: Path, postgres_
         try:
             await _through_an_outage(live, redis.stop, redis.start, 980_101)
         finally:
-            process.stop()
+            await process.stop()
             await server.stop()
     finally:
         redis.stop()

@@ -56,7 +56,7 @@ async def _dialog_survives_sigkill(workdir: Path, database_url: str, **env: str)
             lambda: anna.inbox()[-1]["text"].startswith("Ваше обращение №1 зарегистрировано")
         )
     finally:
-        process.stop()
+        await process.stop()
         await server.stop()
 
     engine = create_engine(database_url)

@@ -26,7 +26,7 @@ async def test_the_bot_starts_through_5xx_and_429_and_answers(tmp_path: Path) ->
         assert {scope for scope, _ in live.model.commands} == {"all_private_chats"}
         assert {language for _, language in live.model.commands} == {"", "ru"}
     finally:
-        process.stop()
+        await process.stop()
         await server.stop()
     log = process.log()
     assert "Traceback" not in log, log[-3000:]

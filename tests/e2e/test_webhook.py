@@ -81,6 +81,6 @@ async def test_webhook_answers_buyers_refuses_strangers_and_survives_a_kill(
         await live.settle(lambda: "/cancel" in anna.inbox()[-1].get("text", ""))
         assert 0 in server.webhook_answers  # a post failed while the bot was down
     finally:
-        process.stop()
+        await process.stop()
         await server.stop()
     assert SECRET not in process.log()
