@@ -43,6 +43,11 @@ async def start_live_bot(
             "TELEGRAM_API_URL": url,
             "AGENT_CHAT_ID": str(AGENT_CHAT),
             "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'bot.sqlite3'}",
+            # Telegram's real limits (20 messages a minute to a group) would make every
+            # end-to-end test wait minutes; pacing has its own tests (tests/test_pacing.py).
+            "GROUP_MESSAGES_PER_MINUTE": "6000",
+            "PRIVATE_MESSAGES_PER_SECOND": "100",
+            "BOT_MESSAGES_PER_SECOND": "1000",
             **env,
         },
         ("run", *args),
