@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,13 +33,15 @@ def _missing(what: str) -> None:
 
 
 class OwnPostgres:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self) -> None:
         found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
         if not found:
             _missing("PostgreSQL's server programs are not installed (/usr/lib/postgresql)")
         self.bin = Path(found[-1]).parent
-        self.folder = folder
-        self.data = folder / "data"
+        # Not under pytest's tmp_path: its folders are private to root, and the server
+        # runs as `postgres`.
+        self.folder = Path(tempfile.mkdtemp(prefix="supportbot-pg-"))
+        self.data = self.folder / "data"
         self.port = free_port()
         self.url = f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/test"
 
@@ -47,7 +50,6 @@ class OwnPostgres:
         subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=120)
 
     def create(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.folder, "postgres", "postgres")
         self._as_postgres(
@@ -70,6 +72,9 @@ class OwnPostgres:
         self._as_postgres(
             str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"
         )
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class OwnRedis:

@@ -54,7 +54,7 @@ async def _through_an_outage(live: LiveBot, stop: object, start: object, user_id
 
 @pytest.mark.timeout(400)
 async def test_postgres_down_for_30_seconds_loses_nothing(tmp_path: Path) -> None:
-    postgres = OwnPostgres(tmp_path / "pg")
+    postgres = OwnPostgres()
     postgres.create()
     (tmp_path / "bot").mkdir()
     try:
@@ -68,6 +68,7 @@ async def test_postgres_down_for_30_seconds_loses_nothing(tmp_path: Path) -> Non
             await server.stop()
     finally:
         postgres.stop()
+        postgres.remove()
 
 
 @pytest.mark.timeout(400)
