@@ -52,18 +52,25 @@ log = logging.getLogger("supportbot")
 T = TypeVar("T")
 
 
-async def patiently(call: Callable[[], Awaitable[T]], what: str, *, max_wait: float = 30) -> T:
-    """Retry a Bot API call through 5xx answers, 429s and network errors until it works."""
+async def patiently(call: Callable[[], Awaitable[T]], what: str, *, attempts: int = 6) -> T:
+    """Retry a Bot API call through 5xx answers, 429s and network errors (waiting 1, 2,
+    4, ... seconds, or as long as a 429 says); after `attempts` tries the error stands,
+    so a Bot API that is really unreachable ends start-up with one line."""
     wait = 1.0
-    while True:
+    for attempt in range(1, attempts + 1):
         try:
             return await call()
         except TelegramRetryAfter as error:
+            if attempt == attempts:
+                raise
             pause = float(error.retry_after)
         except (TelegramServerError, TelegramNetworkError) as error:
-            pause, wait = wait, min(wait * 2, max_wait)
+            if attempt == attempts:
+                raise
+            pause, wait = wait, wait * 2
             log.warning("%s failed (%s); trying again in %.0f s", what, error.message, pause)
         await asyncio.sleep(pause)
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 STALE_QUERY = "query is too old"

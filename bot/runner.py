@@ -44,17 +44,6 @@ log = logging.getLogger("supportbot")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 
 
-async def _migrated(engine: AsyncEngine, outage: Outage) -> None:
-    while True:
-        try:
-            await upgrade(engine)
-            return
-        except Exception as error:
-            if not is_outage(error):
-                raise
-            await outage.wait(error)
-
-
 class Runner:
     """One running bot: the dispatcher, its inbox, and the way updates come in."""
 
@@ -73,7 +62,9 @@ class Runner:
         self._lag_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await _migrated(self.engine, self.outage)
+        # A database unreachable at start is one line and a non-zero exit (bot.cli):
+        # an operator is watching a start; outages later are waited out.
+        await upgrade(self.engine)
         await patiently(self.bot.me, "getMe")
         await self.inbox.resume()
         self._lag_task = asyncio.get_running_loop().create_task(self._watch_inbox_lag())

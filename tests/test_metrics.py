@@ -13,12 +13,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from pydantic import SecretStr
 
 from bot.clock import ManualClock
 from bot.config import ConfigError, load_settings
 from bot.emulator.sandbox import Sandbox
-from bot.logs import setup_logging
+from bot.logs import Redactor, setup_logging
 from bot.metrics import Metrics, add_health_routes, listen_address, serve_health
 from storage.db import create_engine
 from tests.conftest import make_settings
@@ -105,9 +104,13 @@ async def test_healthz_answers_503_when_the_inbox_lags(sandbox: Sandbox) -> None
 
 
 async def test_healthz_answers_503_when_the_database_is_gone(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'bot.sqlite3'}"
+    # A database file that was there and is gone with its folder.
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    url = f"sqlite+aiosqlite:///{folder / 'bot.sqlite3'}"
     settings = make_settings(url)
     engine = create_engine(url)
+    folder.rmdir()
     app = web.Application()
     add_health_routes(app, settings, engine, Metrics())
     client = TestClient(TestServer(app))
@@ -176,7 +179,7 @@ def test_json_logs_are_one_object_per_line_without_secrets() -> None:
     saved = root.handlers[:], root.level
     stream = io.StringIO()
     try:
-        setup_logging("INFO", [SecretStr(token)], "json")
+        setup_logging("INFO", Redactor([token]), "json")
         root.handlers[0].setStream(stream)  # type: ignore[attr-defined]
         logging.getLogger("supportbot").info("calling %s with %s", "getMe", token)
         try:
