@@ -65,7 +65,8 @@ async def patiently(call: Callable[[], Awaitable[T]], what: str, *, attempts: in
                 raise
             pause = float(error.retry_after)
         except (TelegramServerError, TelegramNetworkError) as error:
-            if attempt == attempts:
+            # A malformed TELEGRAM_API_URL never starts working: say so at once.
+            if attempt == attempts or "InvalidUrl" in error.message:
                 raise
             pause, wait = wait, wait * 2
             log.warning("%s failed (%s); trying again in %.0f s", what, error.message, pause)

@@ -192,10 +192,10 @@ def test_the_failures_say_what_to_fix(
         (["run"], "http://127.0.0.1:99999", good_db,
          "supportbot: cannot reach the Bot API at TELEGRAM_API_URL=http://127.0.0.1:99999 "
          "(TelegramNetworkError: HTTP Client says - InvalidUrlClientError: "
-         "http://127.0.0.1:99999/bot***/setMyCommands); check the address and the network"),
+         "http://127.0.0.1:99999/bot***/getMe); check the address and the network"),
         (["run"], refusing_api, good_db,
          "supportbot: the Bot API refused BOT_TOKEN (TelegramUnauthorizedError: Telegram "
-         "server says - Unauthorized: /bot***/setMyCommands); check the token from @BotFather"),
+         "server says - Unauthorized: /bot***/getMe); check the token from @BotFather"),
         (["link", "B-1"], "http://127.0.0.1:99999", good_db,
          "supportbot: could not ask Telegram for the bot's username ("
          "InvalidUrlClientError: http://127.0.0.1:99999/bot***/getMe); give it with "
