@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +24,23 @@ REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 
 # Tuesday 24 November 2026, 13:00 in Moscow: inside working hours.
 START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+
+def quiet_root_logger() -> None:
+    """No handler left bound to a captured stream: a command under test sets up logging
+    on the root logger, and a library thread logging after it returned (aiosqlite's
+    worker, alembic) must not write into a closed stream or into the next test's records."""
+    root = logging.getLogger()
+    root.handlers[:] = []
+    root.setLevel(logging.WARNING)
+
+
+@pytest.fixture(autouse=True)
+def _root_logger() -> Iterator[None]:
+    level = logging.getLogger().level
+    yield
+    quiet_root_logger()
+    logging.getLogger().setLevel(level)
 
 
 def _reachable(host: str, port: int) -> bool:

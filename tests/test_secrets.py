@@ -20,6 +20,7 @@ import pytest
 from bot.cli import main
 from bot.config import Settings
 from bot.logs import Redactor, RedactSecrets
+from tests.conftest import quiet_root_logger
 
 TOKEN = "7012345678:AAHdQwErTyUiOpAsDfGhJkLzXcVbNm1234567"
 LINK_SECRET = "link-secret-0123456789abcdef-0123456789"
@@ -112,23 +113,6 @@ def run_command(
     if isinstance(code, str):  # sys.exit("message") prints it to stderr
         err, code = err + code + "\n", 1
     return int(code or 0), out, err
-
-
-def quiet_root_logger() -> None:
-    """No handler left bound to a captured stream: a library thread logging after the
-    command returned (aiosqlite's worker at DEBUG) must not write into the next one."""
-    root = logging.getLogger()
-    root.handlers[:] = []
-    root.setLevel(logging.WARNING)
-
-
-@pytest.fixture(autouse=True)
-def _root_logger() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    quiet_root_logger()
-    yield
-    root.handlers[:], root.level = handlers, level
 
 
 def assert_no_secrets(*texts: str) -> None:
