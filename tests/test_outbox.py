@@ -131,7 +131,12 @@ async def test_a_message_left_sending_by_a_crash_goes_again_flagged(box: Sandbox
     await later(box)
     texts = topic_texts(olga, case_id)
     assert texts.count("are you there?") == 3  # twice before the crash, once after it
-    assert "may appear twice" in texts[-1]
+    # Flagged before it goes again: a crash right after the resend cannot lose the flag.
+    assert texts[-2:] == [
+        "⚠️ The buyer's next message was being posted when the connection broke or the bot "
+        "stopped, so it is posted again: it may appear twice.",
+        "are you there?",
+    ]
     assert [r.delivery for r in await rows(box, "buyer")][-1] == "sent"
 
 

@@ -22,6 +22,7 @@ gathered into one post.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import OrderedDict
@@ -117,7 +118,33 @@ ALBUM_MEDIA: dict[str, Any] = {
 }
 CAPTIONED = {"photo", "video", "document", "audio", "animation", "voice"}
 
-_SESSION: ContextVar[AsyncSession | None] = ContextVar("handoff_session", default=None)
+DATABASE_TURNS = 4
+"""Lane jobs that may use the database at once. The others wait for a turn here, in
+order and without a deadline, instead of in the connection pool, whose 30-second
+timeout would fail them when hundreds of cases are brought up to date together; and a
+job gives its turn back while it waits for Telegram. Fewer than the pool's five
+connections, so the updates being handled always find one."""
+
+
+@dataclass
+class _Job:
+    """The lane job running in a task: its session, and whether it holds a turn."""
+
+    session: AsyncSession
+    task: asyncio.Task[Any] | None
+    holds_turn: bool = True
+
+
+_JOB: ContextVar[_Job | None] = ContextVar("handoff_job", default=None)
+
+
+def _current_job() -> _Job | None:
+    """This task's job. A lane's task copies the context of whoever started the lane,
+    which may be another job: that one is not ours."""
+    job = _JOB.get()
+    return job if job is not None and job.task is asyncio.current_task() else None
+
+
 T = TypeVar("T")
 
 Notice = Callable[[], tuple[str, InlineKeyboardMarkup | None]]
@@ -277,6 +304,7 @@ class Handoff:
         self.lanes = lanes
         self.tz = ZoneInfo(settings.timezone)
         self._cards: OrderedDict[int, str] = OrderedDict()
+        self._turns = asyncio.Semaphore(DATABASE_TURNS)
 
     # ------------------------------------------------------------------ entry points
 
@@ -328,21 +356,36 @@ class Handoff:
 
     @asynccontextmanager
     async def _unit(self) -> AsyncIterator[tuple[AsyncSession, CaseService]]:
-        async with self.sessions() as session:
-            token = _SESSION.set(session)
-            try:
-                yield session, CaseService(CaseRepository(session), self.clock, self.settings)
-            finally:
-                _SESSION.reset(token)
+        await self._turns.acquire()
+        job: _Job | None = None
+        try:
+            async with self.sessions() as session:
+                job = _Job(session, asyncio.current_task())
+                token = _JOB.set(job)
+                try:
+                    yield session, CaseService(CaseRepository(session), self.clock, self.settings)
+                finally:
+                    _JOB.reset(token)
+        finally:
+            if job is None or job.holds_turn:
+                self._turns.release()
 
     async def _call(self, bot: Bot, method: TelegramMethod[T]) -> Sent[T]:
-        """One call through the lanes. The job's transaction ends first: a call may wait
-        long for its turn (Telegram's limits), and must not hold a database connection
-        meanwhile (200 waiting cases would empty the pool)."""
-        session = _SESSION.get()
-        if session is not None and session.in_transaction():
-            await session.commit()
-        return await self.lanes.call(bot, method)
+        """One call through the lanes. The job's transaction ends first, and its database
+        turn is given back: a call may wait long for its turn with Telegram (its limits),
+        and must not hold a connection meanwhile (200 waiting cases would empty the pool)."""
+        job = _current_job()
+        if job is None:
+            return await self.lanes.call(bot, method)
+        if job.session.in_transaction():
+            await job.session.commit()
+        job.holds_turn = False
+        self._turns.release()
+        try:
+            return await self.lanes.call(bot, method)
+        finally:
+            await self._turns.acquire()
+            job.holds_turn = True
 
     @contextmanager
     def speaking(self, locale: str) -> Iterator[None]:
@@ -567,9 +610,16 @@ class Handoff:
 
         Returns None when they arrived; the refusal otherwise, after which they are
         pending again (refused for now: tried later, with backoff) or failed (refused
-        for good, or for longer than DELIVERY_GIVE_UP_HOURS). Arrivals that may be
-        doubled are said in the topic."""
-        twice = any(row.maybe_twice for row in rows)
+        for good, or for longer than DELIVERY_GIVE_UP_HOURS).
+
+        A buyer's message that may arrive twice is said in the topic before anything
+        that a crash could cut short: before sending it again when a crash left it
+        "sending", and before recording it as sent when the connection broke during
+        this call. Killed at any moment, the topic never shows it twice unflagged."""
+        to_topic = rows[0].sender == Sender.buyer
+        again = any(row.maybe_twice for row in rows)
+        if again and to_topic:
+            await self._notice_in_topic(bot, session, cases, case.id, _posted_again_in_topic)
         for row in rows:
             row.delivery = Delivery.sending
         await session.commit()
@@ -583,13 +633,13 @@ class Handoff:
             if error.transient and rows[0].delivery == Delivery.failed:
                 error = GaveUp(error.reason, self.settings.delivery_give_up_hours)
             return error
+        doubled = any(result.maybe_twice for result in results)
+        if doubled and to_topic and not again:
+            await self._notice_in_topic(bot, session, cases, case.id, _possibly_twice_in_topic)
         await self._record(cases, case, rows, results[main].result)
         await session.commit()
-        if twice or any(result.maybe_twice for result in results):
-            if rows[0].sender == Sender.buyer:  # right under the message, in this lane
-                await self._tell_topic(bot, case.id, _possibly_twice_in_topic)
-            else:
-                self.tell_topic(bot, case.id, _possibly_twice_to_buyer)
+        if (again or doubled) and not to_topic:
+            self.tell_topic(bot, case.id, _possibly_twice_to_buyer)
         return None
 
     def _refused(self, rows: list[CaseMessage], error: Undeliverable, *, partly: bool) -> None:
@@ -644,21 +694,21 @@ class Handoff:
 
     async def _tell_topic(self, bot: Bot, case_id: int, notice: Notice) -> None:
         async with self._unit() as (session, cases):
-            case = await cases.get(case_id)
-            if case is None or not await self._ensure_topic(bot, session, case):
-                return
-            assert case.agent_chat_id is not None
-            with self.agents():
-                text, markup = notice()
-            try:
-                await self._topic_call(
-                    bot,
-                    session,
-                    case,
-                    lambda: _in_topic(case, text, markup),
-                )
-            except Undeliverable as error:
-                log.error("case %s: notice not posted: %s", case_id, error.reason)
+            await self._notice_in_topic(bot, session, cases, case_id, notice)
+
+    async def _notice_in_topic(
+        self, bot: Bot, session: AsyncSession, cases: CaseService, case_id: int, notice: Notice
+    ) -> None:
+        case = await cases.get(case_id)
+        if case is None or not await self._ensure_topic(bot, session, case):
+            return
+        assert case.agent_chat_id is not None
+        with self.agents():
+            text, markup = notice()
+        try:
+            await self._topic_call(bot, session, case, lambda: _in_topic(case, text, markup))
+        except Undeliverable as error:
+            log.error("case %s: notice not posted: %s", case_id, error.reason)
 
     async def _erased(self, bot: Bot, case_id: int) -> None:
         async with self._unit() as (session, cases):
@@ -806,6 +856,13 @@ def _possibly_twice_in_topic() -> tuple[str, InlineKeyboardMarkup | None]:
     return _(
         "⚠️ The connection broke while the buyer's message above was being posted, "
         "so it was posted again: it may appear twice."
+    ), None
+
+
+def _posted_again_in_topic() -> tuple[str, InlineKeyboardMarkup | None]:
+    return _(
+        "⚠️ The buyer's next message was being posted when the connection broke or the "
+        "bot stopped, so it is posted again: it may appear twice."
     ), None
 
 
