@@ -57,7 +57,7 @@ async def test_card_number_outside_a_dialog(sandbox: Sandbox, lang: str) -> None
     anna = sandbox.person(61, "Anna", language_code=lang)
     warning, menu = await anna.send("5555-5555-5555-4444")
     assert warning["text"].startswith(WARNING[lang])
-    assert menu["text"].startswith(("I'm not sure what you mean", "Не совсем понял вас"))
+    assert menu["text"].startswith(("I'm not sure what you mean", "Не совсем понятно, о чём речь"))
     assert buyer_messages(sandbox, 61) == []
     assert await transcript(sandbox) == []
 
@@ -198,7 +198,7 @@ async def redis_sandbox(
 
 RESET = {
     "en": "It's been a while, so I closed the conversation we had started",
-    "ru": "Вы давно не отвечали, поэтому я закрыл начатый разговор",
+    "ru": "Вы давно не отвечали, поэтому начатый разговор закрыт",
 }
 
 
@@ -208,12 +208,12 @@ async def _dialog_is_reset_after_a_day(sandbox: Sandbox, clock: ManualClock, lan
     await anna.press({"en": "Payment problem", "ru": "Проблема с оплатой"}[lang])
     clock.advance(timedelta(hours=23, minutes=59))
     # Still there: the first step goes on.
-    replies = await anna.press({"en": "Paying for a new order", "ru": "Новый заказ"}[lang])
+    replies = await anna.press({"en": "Paying for a new order", "ru": "Оплата нового заказа"}[lang])
     assert not replies[0]["text"].startswith(RESET[lang])
     clock.advance(timedelta(hours=24))
     note, menu = await anna.send("is it raining over there?")
     assert note["text"].startswith(RESET[lang])
-    assert menu["text"].startswith(("I'm not sure what you mean", "Не совсем понял вас"))
+    assert menu["text"].startswith(("I'm not sure what you mean", "Не совсем понятно, о чём речь"))
     # Nothing is left of the old dialog: an old button no longer works.
     await anna.press(data="pay:nx")
     assert anna.last_answer is not None

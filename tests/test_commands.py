@@ -48,9 +48,9 @@ async def test_cancel_leaves_any_dialog(sandbox: Sandbox) -> None:
     await anna.send("/start")
     await anna.press("Связаться с сотрудником")
     [reply] = await anna.send("/cancel")
-    assert reply["text"].startswith("Прервал.")
+    assert reply["text"].startswith("Шаг прерван, из него ничего не отправлено.")
     [after] = await anna.send("просто текст")
-    assert after["text"].startswith("Не совсем понял вас.")
+    assert after["text"].startswith("Не совсем понятно, о чём речь.")
 
 
 async def test_cancel_without_dialog_says_so(sandbox: Sandbox) -> None:

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from babel.messages.catalog import Catalog, Message
 from babel.messages.pofile import read_po
 
 from bot.config import LOCALES
+from bot.domain import formatting
 from bot.emulator.sandbox import Sandbox
 from bot.i18n import extract_catalog, po_path
 from locales import LOCALES_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER = re.compile(r"\{[^{}]*\}|%\([^)]*\)[sd]|%[sd]")
+# «получил(а)», «Нашёл(нашла)», «получил/а»: a word with a gendered ending tacked on.
+GENDER_SLASH = re.compile(r"[а-яё]\([а-яё]{1,6}\)|[а-яё]/(?:а|ла|на|ась|лась)\b", re.IGNORECASE)
+# «дн.», «мес.», «Стр.»: units and words are written out in full.
+ABBREVIATION = re.compile(r"\b(?:дн|мес|нед|мин|сек|стр|г)\.(?!\w)", re.IGNORECASE)
 
 
 def _catalog(locale: str) -> Catalog:
@@ -70,6 +77,49 @@ def test_pot_is_up_to_date_with_the_code() -> None:
 def test_catalogs_cover_the_template(locale: str) -> None:
     template = {_ids(m) for m in extract_catalog(ROOT) if m.id}
     assert template - {_ids(m) for m in _catalog(locale) if m.id} == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "flagged"),
+    [
+        ("Я его не получил(а)", True),
+        ("Нашёл(нашла) дешевле", True),
+        ("Ошибся(лась) с размером", True),
+        ("получил/а", True),
+        ("через 14 дн., обычно быстрее", True),
+        ("16 декабря 2026 г.", True),
+        ("Стр. 2 из 3", True),
+        ("Ошибка в заказе", False),
+        ("через 14 дней", False),
+        ("изображения (JPEG, PNG и другие)", False),
+        ("Оценка {stars} ({score}/5)", False),
+        ("срок действия (месяц/год)", False),
+    ],
+)
+def test_russian_style_checks_see_slashes_and_abbreviations(text: str, flagged: bool) -> None:
+    assert bool(GENDER_SLASH.search(text) or ABBREVIATION.search(text)) is flagged
+
+
+def test_russian_has_no_gender_slashes_or_abbreviations() -> None:
+    """Buyers and agents are men and women: no «получил(а)»; and no «14 дн.» either."""
+    wrong = [
+        form
+        for message in _catalog("ru")
+        if message.id
+        for form in _forms(message)
+        if GENDER_SLASH.search(form) or ABBREVIATION.search(form)
+    ]
+    assert wrong == []
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"), [("ru", "16 декабря 2026"), ("en", "16 December 2026")]
+)
+def test_dates_read_naturally(locale: str, expected: str) -> None:
+    """A Russian date has no trailing « г.»: «16 декабря 2026»."""
+    moment = datetime(2026, 12, 16, 9, 0, tzinfo=UTC)
+    assert formatting.day(moment, ZoneInfo("Europe/Moscow"), locale) == expected
+    assert formatting.calendar_day(moment.date(), locale) == expected
 
 
 def test_russian_never_equals_english() -> None:

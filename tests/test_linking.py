@@ -207,7 +207,7 @@ async def test_a_link_binds_only_the_first_account_that_opens_it(
 @pytest.mark.parametrize(
     ("lang", "stays"),
     [("en", "Your marketplace account stays connected as before."),
-     ("ru", "Аккаунт маркетплейса остаётся подключённым, как и был.")],
+     ("ru", "Аккаунт маркетплейса по-прежнему подключён.")],
 )  # fmt: skip
 async def test_a_bad_link_after_a_good_one_says_the_account_stays_connected(
     linked_sandbox: Sandbox, clock: ManualClock, lang: str, stays: str

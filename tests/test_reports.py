@@ -197,7 +197,7 @@ def test_bad_periods_get_one_clear_line() -> None:
     with (
         I18N.context(),
         I18N.use_locale("ru"),
-        pytest.raises(ReportError, match="Дата начала позже даты конца"),
+        pytest.raises(ReportError, match="Дата начала позже даты окончания"),
     ):
         period_between(date(2026, 11, 10), date(2026, 11, 1), MSK, NOW)
     with I18N.context(), I18N.use_locale("en"):
@@ -252,7 +252,7 @@ def test_report_command_refuses_bad_input_in_one_line(
         ("en", "Complaint-handling report, 1 November 2026 – 24 November 2026", "| Cases opened |"),
         (
             "ru",
-            "Отчёт о работе с обращениями, 1 ноября 2026 – 24 ноября 2026",
+            "Отчёт о работе с обращениями, 1 ноября 2026 — 24 ноября 2026",
             "| Новых обращений |",
         ),
     ],

@@ -21,6 +21,7 @@ from bot.desk.handoff import Handoff, Notice
 from bot.domain import formatting
 from bot.domain.cases import CaseService, case_type_label
 from bot.domain.erasure import ErasureService
+from bot.i18n import ngettext
 from storage.db import is_outage
 from storage.models import Case
 from storage.repositories.cases import CaseRepository
@@ -148,9 +149,12 @@ def _closed_for_buyer(number: int) -> Notice:
 
 def _closed_for_agents(days: int) -> Notice:
     def notice() -> tuple[str, InlineKeyboardMarkup | None]:
-        return _(
+        return ngettext(
+            "🔒 Closed automatically: the buyer did not answer for {days} day. "
+            "They have been told.",
             "🔒 Closed automatically: the buyer did not answer for {days} days. "
-            "They have been told."
+            "They have been told.",
+            days,
         ).format(days=days), None
 
     return notice

@@ -18,7 +18,7 @@ from babel import Locale
 
 from bot.domain import formatting
 from bot.domain.cases import TYPE_LABELS
-from bot.i18n import N_
+from bot.i18n import N_, ngettext
 from bot.intents import Intent
 from bot.reports.service import Figures, Report
 from storage.repositories.reports import ALL, Measure, Segment, SegmentKey, TagRow
@@ -173,10 +173,14 @@ def deflection_title() -> str:
 
 
 def deflection_note(report: Report) -> str:
-    return _(
+    return ngettext(
+        "Requests buyers typed in their own words and confirmed with a tap (or that were "
+        "answered from the order data), counted once {hours} hour has passed: resolved "
+        "without an agent when the buyer opened no case in that time.",
         "Requests buyers typed in their own words and confirmed with a tap (or that were "
         "answered from the order data), counted once {hours} hours have passed: resolved "
-        "without an agent when the buyer opened no case in that time."
+        "without an agent when the buyer opened no case in that time.",
+        int(report.dialog_hours),
     ).format(hours=formatting.number(report.dialog_hours, report.lang))
 
 

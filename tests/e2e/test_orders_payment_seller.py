@@ -38,7 +38,7 @@ async def case_of(live: LiveBot, buyer_id: int) -> tuple[Case, list[str]]:
 
 @pytest.mark.parametrize(
     ("user_id", "lang", "menu", "summary", "older", "number"),
-    [(800_001, "ru", "Мои заказы", "У вас 13 заказов:", "Старше ▶️", "Заказ"),
+    [(800_001, "ru", "Мои заказы", "У вас 13 заказов:", "Более ранние ▶️", "Заказ"),
      (800_002, "en", "My orders", "You have 13 orders:", "Older ▶️", "Order")],
 )  # fmt: skip
 async def test_my_orders_over_http(
@@ -57,8 +57,8 @@ async def test_my_orders_over_http(
 
 @pytest.mark.parametrize(
     ("user_id", "lang", "t"),
-    [(800_003, "ru", ["Проблема с оплатой", "Новый заказ", "Не то, следующая причина",
-                      "Ничего из этого", "Всё равно не проходит", "Ваше обращение №"]),
+    [(800_003, "ru", ["Проблема с оплатой", "Оплата нового заказа", "Не то, следующая причина",
+                      "Ничего не подходит", "Всё равно не проходит", "Ваше обращение №"]),
      (800_004, "en", ["Payment problem", "Paying for a new order", "Not this, next cause",
                       "None of these", "It still fails", "Your request №"])],
 )  # fmt: skip
