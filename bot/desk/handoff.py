@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
@@ -124,6 +124,39 @@ order and without a deadline, instead of in the connection pool, whose 30-second
 timeout would fail them when hundreds of cases are brought up to date together; and a
 job gives its turn back while it waits for Telegram. Fewer than the pool's five
 connections, so the updates being handled always find one."""
+
+
+class _Turns:
+    """DATABASE_TURNS turns to use the database, handed out in order, except that a job
+    coming back from Telegram goes ahead of jobs not yet started: it finishes sooner,
+    and the jobs in hand keep Telegram's budget busy."""
+
+    def __init__(self, turns: int) -> None:
+        self._free = turns
+        self._resuming: deque[asyncio.Future[None]] = deque()
+        self._starting: deque[asyncio.Future[None]] = deque()
+
+    async def take(self, *, resuming: bool) -> None:
+        if self._free > 0 and not self._resuming and not self._starting:
+            self._free -= 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        (self._resuming if resuming else self._starting).append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.give_back()  # handed over just as it was cancelled
+            raise
+
+    def give_back(self) -> None:
+        for queue in (self._resuming, self._starting):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
+        self._free += 1
 
 
 @dataclass
@@ -304,7 +337,7 @@ class Handoff:
         self.lanes = lanes
         self.tz = ZoneInfo(settings.timezone)
         self._cards: OrderedDict[int, str] = OrderedDict()
-        self._turns = asyncio.Semaphore(DATABASE_TURNS)
+        self._turns = _Turns(DATABASE_TURNS)
 
     # ------------------------------------------------------------------ entry points
 
@@ -356,7 +389,7 @@ class Handoff:
 
     @asynccontextmanager
     async def _unit(self) -> AsyncIterator[tuple[AsyncSession, CaseService]]:
-        await self._turns.acquire()
+        await self._turns.take(resuming=False)
         job: _Job | None = None
         try:
             async with self.sessions() as session:
@@ -368,7 +401,7 @@ class Handoff:
                     _JOB.reset(token)
         finally:
             if job is None or job.holds_turn:
-                self._turns.release()
+                self._turns.give_back()
 
     async def _call(self, bot: Bot, method: TelegramMethod[T]) -> Sent[T]:
         """One call through the lanes. The job's transaction ends first, and its database
@@ -380,11 +413,11 @@ class Handoff:
         if job.session.in_transaction():
             await job.session.commit()
         job.holds_turn = False
-        self._turns.release()
+        self._turns.give_back()
         try:
             return await self.lanes.call(bot, method)
         finally:
-            await self._turns.acquire()
+            await self._turns.take(resuming=True)
             job.holds_turn = True
 
     @contextmanager
@@ -423,6 +456,7 @@ class Handoff:
             case = await cases.get(case_id)
             if case is None or (case.erased_at is not None and case.topic_id is None):
                 return  # erased before it reached the agents: no topic to make
+            had_card = case.card_message_id is not None
             if not await self._ensure_topic(bot, session, case):
                 return
             pending = await cases.repo.pending(case.id, Sender.buyer)
@@ -432,7 +466,8 @@ class Handoff:
             for rows in batches(pending, gather=True):
                 if not await self._post_rows(bot, session, cases, case, rows):
                     break  # Telegram refuses for now: the rest waits, in order
-            await self._refresh_card(bot, session, case)
+            if had_card or pending:  # a card posted just now is up to date
+                await self._refresh_card(bot, session, case)
 
     async def _ensure_topic(self, bot: Bot, session: AsyncSession, case: Case) -> bool:
         """The case has a topic with its card and the conversation so far; False when
