@@ -150,6 +150,14 @@ def notes(report: Report) -> list[str]:
     ]
 
 
+def tags_title() -> str:
+    return _("Most frequent tags")
+
+
+def tags_header() -> list[str]:
+    return [_("Tag"), _("Cases"), _("What it is about")]
+
+
 def _tag_rows(report: Report) -> list[list[str]]:
     return [
         [tag.name, formatting.number(tag.cases, report.lang), _describe(tag)] for tag in report.tags
@@ -216,8 +224,8 @@ def render_md(report: Report) -> str:
     headers = [_("Figure"), *(label for label, _f in _columns(report))]
     lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join([label, *cells]) + " |" for label, cells in _rows(report)]
-    lines += ["", f"### {_('Most frequent tags')}", ""]
-    lines += [f"| {_('Tag')} | {_('Cases')} | {_('What it is about')} |", "|---|---|---|"]
+    lines += ["", "### " + tags_title(), ""]
+    lines += ["| " + " | ".join(tags_header()) + " |", "|---|---|---|"]
     lines += ["| " + " | ".join(cells) + " |" for cells in _tag_rows(report)]
     return "\n".join([*lines, *_deflection_md(report), ""])
 
@@ -251,7 +259,7 @@ def render_text(report: Report) -> str:
     parts = [head, "<pre>" + html.escape("\n".join(_aligned(table))) + "</pre>"]
     if tags:
         parts.append(
-            f"<b>{html.escape(_('Most frequent tags'))}</b>\n<pre>"
+            f"<b>{html.escape(tags_title())}</b>\n<pre>"
             + html.escape("\n".join(_aligned(tags)))
             + "</pre>"
         )
@@ -274,9 +282,10 @@ def render_html(report: Report, chart: str | None = None) -> str:
         header = [_("Figure"), *(label for label, _f in _columns(report))]
         parts.append(table(header, [[label, *cells] for label, cells in _rows(report)]))
         if chart:
-            parts.append(f'<p><img src="{html.escape(chart)}" alt="{html.escape(_("Chart"))}"></p>')
-        parts.append(f"<h3>{html.escape(_('Most frequent tags'))}</h3>")
-        parts.append(table([_("Tag"), _("Cases"), _("What it is about")], _tag_rows(report)))
+            alt = _("Chart")
+            parts.append(f'<p><img src="{html.escape(chart)}" alt="{html.escape(alt)}"></p>')
+        parts.append(f"<h3>{html.escape(tags_title())}</h3>")
+        parts.append(table(tags_header(), _tag_rows(report)))
     if report.deflection:
         parts.append(f"<h3>{html.escape(deflection_title())}</h3>")
         parts.append(f"<p>{html.escape(deflection_note(report))}</p>")
