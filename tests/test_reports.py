@@ -18,6 +18,7 @@ import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TextIO
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -172,6 +173,8 @@ async def test_report_reads_like_the_published_figures(sqlite_url: str) -> None:
     assert "33 мин 45 с" in russian
     assert "Оплата долго не проходит" in russian
     assert "Payment takes long" in english
+    assert "### Самые частые теги\n\n| Тег | Обращений | О чём |" in russian
+    assert "медианой считается меньшее из двух центральных значений" in russian
 
 
 async def test_segments_by_type_and_agent(sqlite_url: str) -> None:
@@ -225,24 +228,48 @@ async def test_chart_is_a_png_of_sensible_size(sqlite_url: str) -> None:
         (["--from", "2026-11-10", "--to", "2026-11-01"], "The start date is after the end date."),
         (["--by", "planet"], "Unknown segment planet"),
         (["--from", "2099-01-01", "--to", "2099-01-02"], "The period starts in the future"),
+        (["--from", "2099-01-01"], "The period starts in the future"),
         (["--from", "11/01/2026"], "11/01/2026 is not a date"),
     ],
 )
 def test_report_command_refuses_bad_input_in_one_line(
     tmp_path: Path, arguments: list[str], says: str
 ) -> None:
-    result = subprocess.run(
+    result = report_command(tmp_path, arguments)
+    assert result.returncode == 2
+    assert says in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def report_command(
+    tmp_path: Path, arguments: list[str], stdout: int | TextIO = subprocess.PIPE
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "-m", "bot", "report", *arguments],
-        capture_output=True,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
         env={"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'r.sqlite3'}", "PATH": ""},
         timeout=60,
         check=False,
     )
-    assert result.returncode == 2
-    assert says in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_report_that_cannot_be_written_gets_one_line(tmp_path: Path) -> None:
+    chart = report_command(tmp_path, ["--chart", str(tmp_path / "missing" / "c.png")])
+    assert chart.returncode == 1
+    assert chart.stderr == (
+        f"supportbot report: Cannot write the chart to {tmp_path / 'missing' / 'c.png'}: "
+        "No such file or directory.\n"
+    )
+    assert chart.stdout == ""
+    with open("/dev/full", "w") as full:
+        printed = report_command(tmp_path, ["--lang", "ru"], stdout=full)
+    assert printed.returncode == 1
+    assert printed.stderr == (
+        "supportbot report: Не получилось вывести отчёт: No space left on device.\n"
+    )
 
 
 @pytest.mark.parametrize(

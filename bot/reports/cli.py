@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import sys
 from pathlib import Path
@@ -61,9 +62,11 @@ def choose_period(args: argparse.Namespace, tz: ZoneInfo, clock: Clock) -> Perio
     if args.first is None and args.last is None:
         return last_days(DEFAULT_DAYS, tz, now)
     today = now.astimezone(tz).date()
-    last = parse_date(args.last) if args.last else today
-    first = parse_date(args.first) if args.first else last.replace(day=1)
-    return period_between(first, last, tz, now)
+    first = parse_date(args.first) if args.first else None
+    # Without --to the period ends today, or on its first day when that is later: then
+    # the reader hears that it starts in the future, not that it ends before it starts.
+    last = parse_date(args.last) if args.last else max(today, first or today)
+    return period_between(first or last.replace(day=1), last, tz, now)
 
 
 async def run_report(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
@@ -86,11 +89,30 @@ async def run_report(settings: Settings, args: argparse.Namespace, clock: Clock)
             await engine.dispose()
         if args.chart:
             png = await asyncio.to_thread(render_chart, report)
-            await asyncio.to_thread(Path(args.chart).write_bytes, png)
-        sys.stdout.write(render(report, args.format, args.chart))
+            try:
+                await asyncio.to_thread(Path(args.chart).write_bytes, png)
+            except OSError as error:
+                return _fail(
+                    _("Cannot write the chart to {path}: {reason}.").format(
+                        path=args.chart, reason=error.strerror
+                    )
+                )
+        try:
+            sys.stdout.write(render(report, args.format, args.chart))
+            sys.stdout.flush()
+        except OSError as error:
+            # What could not be written stays buffered; Python would try again at exit and
+            # print a traceback, so the rest goes nowhere (the recipe Python's docs give).
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return _fail(_("Cannot print the report: {reason}.").format(reason=error.strerror))
         if args.chart:
             print(_("Chart written to {path}").format(path=args.chart), file=sys.stderr)
     return 0
+
+
+def _fail(line: str) -> int:
+    print(f"supportbot report: {line}", file=sys.stderr)
+    return 1
 
 
 async def set_tag(settings: Settings, args: argparse.Namespace) -> int:

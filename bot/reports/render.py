@@ -145,7 +145,8 @@ def notes(report: Report) -> list[str]:
         ),
         _(
             "Times are shown twice: in calendar time, and in working hours only "
-            "(the team's working calendar). Medians are the lower middle value."
+            "(the team's working calendar). With an even number of cases, the median is the "
+            "lower of the two middle values."
         ),
     ]
 
