@@ -13,6 +13,7 @@ Cases opened 1-10 November 2026 (Moscow); the figures are worked out below by ha
 
 from __future__ import annotations
 
+import re
 import struct
 import subprocess
 import sys
@@ -26,7 +27,7 @@ import pytest
 from bot.clock import ManualClock
 from bot.emulator.sandbox import Sandbox
 from bot.i18n import create_i18n
-from bot.reports.chart import render_chart
+from bot.reports.chart import chart_figure, render_chart
 from bot.reports.render import render
 from bot.reports.service import Report, ReportError, ReportService, period_between
 from storage.db import create_engine, create_session_factory
@@ -220,6 +221,24 @@ async def test_chart_is_a_png_of_sensible_size(sqlite_url: str) -> None:
     assert 600 <= width <= 2400
     assert 400 <= height <= 2000
     assert 10_000 < len(png) < 1_000_000
+
+
+async def test_russian_chart_names_days_in_russian_and_counts_whole_cases(
+    sqlite_url: str,
+) -> None:
+    await fill(sqlite_url)
+    report = await build(sqlite_url, lang="ru")
+    with I18N.context(), I18N.use_locale("ru"):
+        figure = chart_figure(report)
+    figure.canvas.draw()
+    daily = figure.axes[0]
+    days = [label.get_text() for label in daily.get_xticklabels()]
+    assert days
+    assert all(re.fullmatch(r"\d{1,2} нояб\.", day) for day in days), days
+    counts = [tick for tick in daily.get_yticks() if tick >= 0]
+    assert counts
+    assert all(tick == int(tick) for tick in counts), counts
+    assert daily.get_title() == "Новые обращения по дням"
 
 
 @pytest.mark.parametrize(
