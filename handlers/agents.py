@@ -11,7 +11,6 @@ pressed in.
 from __future__ import annotations
 
 import asyncio
-import html
 import re
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
@@ -36,7 +35,7 @@ from bot.desk.handoff import Notice
 from bot.domain.cases import RELAYED, USUAL_TAGS, Entry, Sender
 from bot.domain.macros import MACROS, macro_text
 from bot.reports.chart import render_chart
-from bot.reports.render import render
+from bot.reports.render import render_telegram
 from bot.reports.service import ReportError, stats_period
 from bot.services import Services
 from bot.ui.callbacks import RateCb
@@ -96,8 +95,7 @@ async def stats(message: Message, command: CommandObject, svc: Services, i18n: I
         await message.reply(str(error))
         return
     report = await svc.reports.build(period, Segment.locale, i18n.current_locale)
-    table = render(report, "md", None)
-    await message.reply(f"<pre>{html.escape(table)}</pre>", parse_mode=ParseMode.HTML)
+    await message.reply(render_telegram(report), parse_mode=ParseMode.HTML)
     if not report.empty:
         chart = await asyncio.to_thread(render_chart, report)
         await message.reply_photo(BufferedInputFile(chart, "stats.png"))

@@ -295,11 +295,15 @@ def test_report_that_cannot_be_written_gets_one_line(tmp_path: Path) -> None:
     ("agent_locale", "heading", "cases_row"),
     [
         # November so far: the month is cut at now, the 24th.
-        ("en", "Complaint-handling report, 1 November 2026 – 24 November 2026", "| Cases opened |"),
+        (
+            "en",
+            "Complaint-handling report, 1 November 2026 – 24 November 2026",
+            "Cases opened\nRussian 3 · English 2 · all 5\n",
+        ),
         (
             "ru",
             "Отчёт о работе с обращениями, 1 ноября 2026 – 24 ноября 2026",
-            "| Новых обращений |",
+            "Новых обращений\nрусский 3 · английский 2 · всего 5\n",
         ),
     ],
 )
@@ -317,6 +321,12 @@ async def test_stats_in_the_agents_group(
         [table, chart] = box.model.bot_messages(group)[-2:]
         assert heading in table["text"]
         assert cases_row in table["text"]
+        # Telegram's own formatting, no Markdown table left in the text.
+        assert not {"|", "---", "###"} & set(re.split(r"\s+", table["text"]))
+        bold = {table["text"][e["offset"] : e["offset"] + e["length"]]
+                for e in table["entities"] if e["type"] == "bold"}  # fmt: skip
+        assert cases_row.split("\n")[0] in bold
+        assert "payment_delay: 3" in table["text"]
         assert "photo" in chart
         box.model.send_message(501, "/stats yesterday", chat_id=group)
         await box.process()

@@ -1,4 +1,4 @@
-"""The report as people read it: Markdown, a monospace table for Telegram, HTML,
+"""The report as people read it: Markdown, Telegram's HTML, an HTML page,
 and as machines read it: CSV and JSON (raw seconds and counts).
 
 Texts are translated with the current gettext locale; numbers, shares and
@@ -231,40 +231,45 @@ def render_md(report: Report) -> str:
     return "\n".join([*lines, *_deflection_md(report), ""])
 
 
-def _aligned(rows: list[list[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(
-            cell.ljust(width) if i == 0 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-        for row in rows
-    ]
+def _figure(label: str, values: list[tuple[str, str]]) -> str:
+    """A figure as Telegram shows it: its name in bold, then each column's value."""
+    line = " · ".join(f"{html.escape(column)} {html.escape(value)}" for column, value in values)
+    return f"<b>{html.escape(label)}</b>\n{line}"
 
 
-def render_text(report: Report) -> str:
-    """Telegram HTML: the table in a monospace block, so the columns line up."""
-    head = f"<b>{html.escape(title(report))}</b>\n" + html.escape("\n".join(notes(report)))
-    deflection = []
-    if report.deflection:
-        rows = [deflection_header(), *_deflection_rows(report)]
-        deflection.append(
-            f"<b>{html.escape(deflection_title())}</b>\n{html.escape(deflection_note(report))}"
-            "\n<pre>" + html.escape("\n".join(_aligned(rows))) + "</pre>"
-        )
+def render_telegram(report: Report) -> str:
+    """Telegram HTML for /stats: one figure after another, each column's value beside
+    its name (a table does not fit a phone's width)."""
+    parts = [f"<b>{html.escape(title(report))}</b>\n" + html.escape("\n".join(notes(report)))]
     if report.empty:
-        return "\n\n".join([head, html.escape(no_cases()), *deflection])
-    table = [["", *(label for label, _f in _columns(report))]]
-    table += [[label, *cells] for label, cells in _rows(report)]
-    tags = [[name, count] for name, count, _d in _tag_rows(report)]
-    parts = [head, "<pre>" + html.escape("\n".join(_aligned(table))) + "</pre>"]
-    if tags:
+        parts.append(html.escape(no_cases()))
+    else:
+        columns = [label for label, _f in _columns(report)]
         parts.append(
-            f"<b>{html.escape(tags_title())}</b>\n<pre>"
-            + html.escape("\n".join(_aligned(tags)))
-            + "</pre>"
+            "\n".join(
+                _figure(label, list(zip(columns, cells, strict=True)))
+                for label, cells in _rows(report)
+            )
         )
-    return "\n\n".join(parts + deflection)
+        if report.tags:
+            tags = [
+                html.escape(f"{name}: {count}" + (f" — {about}" if about else ""))
+                for name, count, about in _tag_rows(report)
+            ]
+            parts.append(f"<b>{html.escape(tags_title())}</b>\n" + "\n".join(tags))
+    if report.deflection:
+        header = deflection_header()[1:]
+        rows = [
+            _figure(name, list(zip(header, cells, strict=True)))
+            for name, *cells in _deflection_rows(report)
+        ]
+        parts.append(
+            f"<b>{html.escape(deflection_title())}</b>\n"
+            + html.escape(deflection_note(report))
+            + "\n\n"
+            + "\n".join(rows)
+        )
+    return "\n\n".join(parts)
 
 
 def render_html(report: Report, chart: str | None = None) -> str:
