@@ -186,6 +186,8 @@ async def test_segments_by_type_and_agent(sqlite_url: str) -> None:
     }  # fmt: skip
     by_agent = await build(sqlite_url, Segment.agent)
     assert by_agent.segments["Olga"].opened == 3
+    rows = [line.split(",")[:2] for line in text_of(by_agent, "csv").splitlines()[1:]]
+    assert rows == [["Olga", "3"], ["unassigned", "2"], ["all", "5"]]
 
 
 async def test_empty_period_says_so(sqlite_url: str) -> None:

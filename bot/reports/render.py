@@ -322,6 +322,15 @@ def _raw(figures: Figures) -> dict[str, Any]:
     return raw
 
 
+def _csv_segment(report: Report, key: SegmentKey) -> str:
+    """The segment's key; for the cases without one, a word saying so (not an empty cell)."""
+    if key == ALL:
+        return "all"
+    if key is None:
+        return "unassigned" if report.by is Segment.agent else "none"
+    return str(key)
+
+
 def render_csv(report: Report) -> str:
     """One row per segment and one for all, raw numbers, ready for a spreadsheet."""
     buffer = io.StringIO()
@@ -330,7 +339,7 @@ def render_csv(report: Report) -> str:
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for key, figures in columns:
-        writer.writerow({"segment": "all" if key == ALL else key, **_raw(figures)})
+        writer.writerow({"segment": _csv_segment(report, key), **_raw(figures)})
     return buffer.getvalue()
 
 
