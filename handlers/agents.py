@@ -11,7 +11,6 @@ pressed in.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
@@ -36,13 +35,12 @@ from bot.domain.cases import RELAYED, USUAL_TAGS, Entry, Sender
 from bot.domain.macros import MACROS, macro_text
 from bot.reports.chart import render_chart
 from bot.reports.render import render_telegram
-from bot.reports.service import ReportError, stats_period
+from bot.reports.service import ReportError, stats_period, tag_name
 from bot.services import Services
 from bot.ui.callbacks import RateCb
 from storage.models import Case
 from storage.repositories.reports import Segment
 
-TAG = re.compile(r"^[a-z0-9_]{2,32}$")
 NOTE_PREFIX = "!"
 
 
@@ -120,8 +118,8 @@ async def note(message: Message, svc: Services, case: Case) -> None:
 async def tag(message: Message, command: CommandObject, svc: Services, case: Case) -> None:
     """`/tag NAME`: tag the case for the reports."""
     words = (command.args or "").split()
-    name = words[0].lower().lstrip("#") if len(words) == 1 else ""
-    if not TAG.match(name):
+    name = tag_name(words[0]) if len(words) == 1 else None
+    if name is None:
         await message.reply(
             _("Write /tag NAME: 2 to 32 Latin letters, digits or _, e.g. /tag payment_delay")
         )

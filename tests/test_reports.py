@@ -13,6 +13,7 @@ Cases opened 1-10 November 2026 (Moscow); the figures are worked out below by ha
 
 from __future__ import annotations
 
+import argparse
 import re
 import struct
 import subprocess
@@ -28,6 +29,7 @@ from bot.clock import ManualClock
 from bot.emulator.sandbox import Sandbox
 from bot.i18n import create_i18n
 from bot.reports.chart import chart_figure, render_chart
+from bot.reports.cli import set_tag
 from bot.reports.render import render
 from bot.reports.service import Report, ReportError, ReportService, period_between
 from storage.db import create_engine, create_session_factory
@@ -340,3 +342,35 @@ async def test_stats_in_the_agents_group(
         assert cases_row not in reply["text"]
     finally:
         await box.stop()
+
+
+@pytest.mark.parametrize(
+    ("name", "description", "says"),
+    [
+        ("x", "One letter", "'x' is not a tag name: 2 to 32 Latin letters, digits or _"),
+        ("a" * 33, "Too long", "is not a tag name: 2 to 32 Latin letters, digits or _"),
+        ("payment_delay", "  ", "the description is empty; write one line"),
+    ],
+)
+async def test_tags_set_takes_what_tag_takes(
+    sqlite_url: str, capsys: pytest.CaptureFixture[str], name: str, description: str, says: str
+) -> None:
+    args = argparse.Namespace(name=name, description=description, lang="en")
+    assert await set_tag(make_settings(sqlite_url), args) == 2
+    error = capsys.readouterr().err
+    assert says in error
+    assert len(error.strip().splitlines()) == 1
+
+
+async def test_tags_set_stores_the_tag_as_tag_writes_it(
+    sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = argparse.Namespace(name="#Payment_Delay", description="Payment takes long", lang="en")
+    assert await set_tag(make_settings(sqlite_url), args) == 0
+    assert capsys.readouterr().out == "supportbot: payment_delay (en): Payment takes long\n"
+    engine = create_engine(sqlite_url)
+    async with create_session_factory(engine)() as session:
+        tag = await session.get(Tag, "payment_delay")
+    await engine.dispose()
+    assert tag is not None
+    assert tag.description_en == "Payment takes long"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,6 +24,7 @@ from bot.reports.service import (
     parse_date,
     parse_segment,
     period_between,
+    tag_name,
 )
 from storage.db import create_engine, create_session_factory
 from storage.migrate import upgrade
@@ -32,7 +32,6 @@ from storage.repositories.reports import Segment
 from storage.repositories.tags import TagRepository
 
 DEFAULT_DAYS = 30
-TAG_NAME = re.compile(r"^[a-z0-9_]{1,64}$")
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -116,22 +115,31 @@ def _fail(line: str) -> int:
 
 
 async def set_tag(settings: Settings, args: argparse.Namespace) -> int:
-    if not TAG_NAME.match(args.name):
+    name = tag_name(args.name)
+    if name is None:
         print(
-            "supportbot tags: a tag name is lower-case letters, digits and _ (up to 64)",
+            f"supportbot tags: {args.name!r} is not a tag name: 2 to 32 Latin letters, "
+            "digits or _, as /tag takes them (e.g. payment_delay)",
             file=sys.stderr,
         )
         return 2
     description = " ".join(args.description.split())
+    if not description:
+        print(
+            "supportbot tags: the description is empty; write one line saying what the "
+            f'cases tagged {name} are about, e.g. tags set {name} "Payment takes long"',
+            file=sys.stderr,
+        )
+        return 2
     engine = create_engine(settings.database_url)
     try:
         await upgrade(engine)
         async with create_session_factory(engine)() as session:
-            await TagRepository(session).describe(args.name, args.lang, description)
+            await TagRepository(session).describe(name, args.lang, description)
             await session.commit()
     finally:
         await engine.dispose()
-    print(f"supportbot: {args.name} ({args.lang}): {description}")
+    print(f"supportbot: {name} ({args.lang}): {description}")
     return 0
 
 
