@@ -203,7 +203,7 @@ class Shell:
         number = arg.strip().lstrip("#")
         if number.isdigit():
             if not self.agent.has_topic(int(number)):
-                self.say(f"there is no case {number} in the agents' group; :cases lists them")
+                self.say(f"case {number} has no topic in this shell; :cases lists the ones it has")
                 return None
             return int(number)
         numbers = [

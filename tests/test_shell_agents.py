@@ -43,7 +43,7 @@ async def test_a_case_without_a_topic_gets_one_line_and_the_shell_goes_on(
     await box.stop()
     text = out.getvalue()
     assert "  (no case has reached the agents yet)" in text
-    assert text.count("there is no case 99 in the agents' group; :cases lists them") == 3
+    assert text.count("case 99 has no topic in this shell; :cases lists the ones it has") == 3
     assert ":quit" in text  # still running after the three misses
 
 
