@@ -330,7 +330,8 @@ async def test_stats_in_the_agents_group(
         bold = {table["text"][e["offset"] : e["offset"] + e["length"]]
                 for e in table["entities"] if e["type"] == "bold"}  # fmt: skip
         assert cases_row.split("\n")[0] in bold
-        assert "payment_delay: 3" in table["text"]
+        tags = "Самые частые теги" if agent_locale == "ru" else "Most frequent tags"
+        assert f"\n\n{tags}\npayment_delay: 3" in table["text"]
         assert "photo" in chart
         box.model.send_message(501, "/stats yesterday", chat_id=group)
         await box.process()
