@@ -103,7 +103,7 @@ def extract_catalog(project_root: Path) -> Catalog:
 
 def render_template(catalog: Catalog) -> bytes:
     buffer = BytesIO()
-    write_po(buffer, catalog, width=100, omit_header=False, sort_output=True)
+    write_po(buffer, catalog, width=100, omit_header=False, sort_output=True, include_lineno=False)
     return buffer.getvalue()
 
 
@@ -113,14 +113,19 @@ def _translated(message: Message) -> bool:
     return all(forms)
 
 
-def update_catalogs(project_root: Path, locales: Iterable[Locale] = LOCALES) -> list[str]:
-    """Refresh messages.pot from the code and merge it into each language's `.po`.
+def catalog_files(
+    project_root: Path, locales: Iterable[Locale] = LOCALES
+) -> tuple[dict[Path, bytes], list[str]]:
+    """What `supportbot i18n` writes: messages.pot extracted from the code and each
+    language's `.po` merged with it, by path; and the message ids that still need a
+    translation somewhere.
 
-    Returns the message ids that still need a translation somewhere.
+    References name files without line numbers, so the catalogs change only when a
+    text does, not whenever code moves.
     """
     template = extract_catalog(project_root)
     root = project_root / "locales"
-    (root / f"{DOMAIN}.pot").write_bytes(render_template(template))
+    files = {root / f"{DOMAIN}.pot": render_template(template)}
     missing: list[str] = []
     for locale in locales:
         path = po_path(locale, root)
@@ -128,7 +133,6 @@ def update_catalogs(project_root: Path, locales: Iterable[Locale] = LOCALES) -> 
             with path.open("rb") as source:
                 catalog = read_po(source, locale=locale)
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
             catalog = Catalog(locale=locale, domain=DOMAIN, charset="utf-8")
         # update() adopts the template's message objects: each language gets its own copy.
         catalog.update(copy.deepcopy(template), no_fuzzy_matching=True)
@@ -140,8 +144,22 @@ def update_catalogs(project_root: Path, locales: Iterable[Locale] = LOCALES) -> 
                     message.string = message.id
 
         buffer = BytesIO()
-        write_po(buffer, catalog, width=100, sort_output=True)
-        path.write_bytes(buffer.getvalue())
+        write_po(buffer, catalog, width=100, sort_output=True, include_lineno=False)
+        files[path] = buffer.getvalue()
         missing += [f"{locale}: {m.id!r}" for m in catalog if m.id and not _translated(m)]
-    compile_catalogs(root)
+    return files, missing
+
+
+def update_catalogs(project_root: Path, locales: Iterable[Locale] = LOCALES) -> list[str]:
+    """Refresh messages.pot from the code and merge it into each language's `.po`;
+    a file whose content is already right is left alone.
+
+    Returns the message ids that still need a translation somewhere.
+    """
+    files, missing = catalog_files(project_root, locales)
+    for path, content in files.items():
+        if not path.exists() or path.read_bytes() != content:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+    compile_catalogs(project_root / "locales")
     return missing

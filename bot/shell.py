@@ -202,6 +202,9 @@ class Shell:
             return None
         number = arg.strip().lstrip("#")
         if number.isdigit():
+            if not self.agent.has_topic(int(number)):
+                self.say(f"case {number} has no topic in this shell; :cases lists the ones it has")
+                return None
             return int(number)
         numbers = [
             int(match[1])
@@ -238,7 +241,10 @@ class Shell:
         if self.agent is None:
             self.say("there is no agents' group in this shell")
             return
-        for topic in self.sandbox.model.chats[self.agent.chat_id].topics.values():
+        topics = self.sandbox.model.chats[self.agent.chat_id].topics.values()
+        if not topics:
+            self.say("  (no case has reached the agents yet)")
+        for topic in topics:
             self.say(f"  {topic.name}{' (closed)' if topic.closed else ''}")
 
     def _card_button(self, prefix: str) -> Callable[[str], Awaitable[None]]:

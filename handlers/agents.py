@@ -11,8 +11,6 @@ pressed in.
 from __future__ import annotations
 
 import asyncio
-import html
-import re
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
@@ -36,14 +34,13 @@ from bot.desk.handoff import Notice
 from bot.domain.cases import RELAYED, USUAL_TAGS, Entry, Sender
 from bot.domain.macros import MACROS, macro_text
 from bot.reports.chart import render_chart
-from bot.reports.render import render
-from bot.reports.service import ReportError, stats_period
+from bot.reports.render import render_telegram
+from bot.reports.service import ReportError, stats_period, tag_name
 from bot.services import Services
 from bot.ui.callbacks import RateCb
 from storage.models import Case
 from storage.repositories.reports import Segment
 
-TAG = re.compile(r"^[a-z0-9_]{2,32}$")
 NOTE_PREFIX = "!"
 
 
@@ -96,8 +93,7 @@ async def stats(message: Message, command: CommandObject, svc: Services, i18n: I
         await message.reply(str(error))
         return
     report = await svc.reports.build(period, Segment.locale, i18n.current_locale)
-    table = render(report, "md", None)
-    await message.reply(f"<pre>{html.escape(table)}</pre>", parse_mode=ParseMode.HTML)
+    await message.reply(render_telegram(report), parse_mode=ParseMode.HTML)
     if not report.empty:
         chart = await asyncio.to_thread(render_chart, report)
         await message.reply_photo(BufferedInputFile(chart, "stats.png"))
@@ -122,8 +118,8 @@ async def note(message: Message, svc: Services, case: Case) -> None:
 async def tag(message: Message, command: CommandObject, svc: Services, case: Case) -> None:
     """`/tag NAME`: tag the case for the reports."""
     words = (command.args or "").split()
-    name = words[0].lower().lstrip("#") if len(words) == 1 else ""
-    if not TAG.match(name):
+    name = tag_name(words[0]) if len(words) == 1 else None
+    if name is None:
         await message.reply(
             _("Write /tag NAME: 2 to 32 Latin letters, digits or _, e.g. /tag payment_delay")
         )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,8 +16,7 @@ from babel.messages.pofile import read_po
 from bot.config import LOCALES
 from bot.domain import formatting
 from bot.emulator.sandbox import Sandbox
-from bot.i18n import extract_catalog, po_path
-from locales import LOCALES_DIR
+from bot.i18n import KEYWORDS, catalog_files, extract_catalog, po_path
 
 ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER = re.compile(r"\{[^{}]*\}|%\([^)]*\)[sd]|%[sd]")
@@ -62,15 +63,54 @@ def test_placeholders_match_the_source(locale: str) -> None:
     assert wrong == []
 
 
-def test_pot_is_up_to_date_with_the_code() -> None:
-    with (LOCALES_DIR / "messages.pot").open("rb") as source:
-        template = read_po(source)
-    in_code = {_ids(m) for m in extract_catalog(ROOT) if m.id}
-    in_pot = {_ids(m) for m in template if m.id}
-    assert in_code - in_pot == set(), "run `supportbot i18n`: strings missing from messages.pot"
-    assert in_pot - in_code == set(), (
-        "run `supportbot i18n`: messages.pot has strings no longer used"
-    )
+def test_committed_catalogs_are_what_supportbot_i18n_writes() -> None:
+    """`supportbot i18n` on a clean tree changes nothing: messages.pot holds every text
+    of the code, and each `.po` is already merged with it."""
+    files, _missing = catalog_files(ROOT)
+    stale = [
+        str(path.relative_to(ROOT)) for path, text in files.items() if path.read_bytes() != text
+    ]
+    assert stale == [], "run `supportbot i18n` and commit the catalogs"
+
+
+def _gettext_calls(path: Path) -> Iterator[tuple[int, str, list[ast.expr]]]:
+    """(line, function, the arguments that are texts) of each gettext call in a file."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in KEYWORDS
+        ):
+            count = len(KEYWORDS[node.func.id] or (1,))  # ngettext has two texts
+            yield node.lineno, node.func.id, node.args[:count]
+
+
+def test_every_text_given_to_gettext_reaches_the_catalog() -> None:
+    """A text is a plain string literal the extractor sees (not an f-string, not built
+    from pieces, not a call inside an f-string's braces), or a name for a text marked
+    with N_ where it is defined."""
+    extracted = {
+        (filename, _ids(message)[0])
+        for message in extract_catalog(ROOT)
+        if message.id
+        for filename, _line in message.locations
+    }
+    wrong = []
+    for folder in ("bot", "handlers"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            where = path.relative_to(ROOT).as_posix()
+            for line, function, texts in _gettext_calls(path):
+                literal = [t.value for t in texts if isinstance(t, ast.Constant)]
+                if all(isinstance(t, ast.Name | ast.Subscript | ast.Attribute) for t in texts):
+                    continue  # a text marked with N_ where it is defined
+                if (
+                    len(literal) == len(texts) > 0
+                    and all(isinstance(text, str) for text in literal)
+                    and (where, literal[0]) in extracted
+                ):
+                    continue
+                wrong.append(f"{where}:{line} {function}(...)")
+    assert wrong == []
 
 
 @pytest.mark.parametrize("locale", LOCALES)

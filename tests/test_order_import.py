@@ -335,9 +335,13 @@ def test_a_row_the_database_refuses_is_rejected_alone(
 
 @pytest.mark.parametrize(
     ("content", "says"),
-    [("", "the file is empty"), ("\n \n", "the file is empty"),
+    [("", "the file is empty: a CSV of orders has a header row naming at least "
+          "order_id,status,placed_at,payment_method,amount,currency,title, "
+          "then one order per row"),
+     ("\n \n", "the file is empty"),
      (HEADER.replace(",", ";") + "\n" + GOOD.replace(",", ";") + "\n",
-      "the columns are separated by semicolons (';'); write the CSV with commas"),
+      "the columns are separated by semicolons (';'); write the CSV with commas (',') "
+      "and a header row naming at least order_id,status,placed_at,"),
      (HEADER.replace(",", "\t") + "\n", "the columns are separated by tabs")],
 )  # fmt: skip
 def test_an_empty_or_semicolon_file_is_named_as_such(

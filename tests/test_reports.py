@@ -13,11 +13,14 @@ Cases opened 1-10 November 2026 (Moscow); the figures are worked out below by ha
 
 from __future__ import annotations
 
+import argparse
+import re
 import struct
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TextIO
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,7 +28,8 @@ import pytest
 from bot.clock import ManualClock
 from bot.emulator.sandbox import Sandbox
 from bot.i18n import create_i18n
-from bot.reports.chart import render_chart
+from bot.reports.chart import chart_figure, render_chart
+from bot.reports.cli import set_tag
 from bot.reports.render import render
 from bot.reports.service import Report, ReportError, ReportService, period_between
 from storage.db import create_engine, create_session_factory
@@ -172,6 +176,8 @@ async def test_report_reads_like_the_published_figures(sqlite_url: str) -> None:
     assert "33 мин 45 с" in russian
     assert "Оплата долго не проходит" in russian
     assert "Payment takes long" in english
+    assert "### Самые частые метки\n\n| Метка | Обращений | О чём |" in russian
+    assert "медианой считается меньшее из двух центральных значений" in russian
 
 
 async def test_segments_by_type_and_agent(sqlite_url: str) -> None:
@@ -182,6 +188,8 @@ async def test_segments_by_type_and_agent(sqlite_url: str) -> None:
     }  # fmt: skip
     by_agent = await build(sqlite_url, Segment.agent)
     assert by_agent.segments["Olga"].opened == 3
+    rows = [line.split(",")[:2] for line in text_of(by_agent, "csv").splitlines()[1:]]
+    assert rows == [["Olga", "3"], ["unassigned", "2"], ["all", "5"]]
 
 
 async def test_empty_period_says_so(sqlite_url: str) -> None:
@@ -219,41 +227,87 @@ async def test_chart_is_a_png_of_sensible_size(sqlite_url: str) -> None:
     assert 10_000 < len(png) < 1_000_000
 
 
+async def test_russian_chart_names_days_in_russian_and_counts_whole_cases(
+    sqlite_url: str,
+) -> None:
+    await fill(sqlite_url)
+    report = await build(sqlite_url, lang="ru")
+    with I18N.context(), I18N.use_locale("ru"):
+        figure = chart_figure(report)
+    figure.canvas.draw()
+    daily = figure.axes[0]
+    days = [label.get_text() for label in daily.get_xticklabels()]
+    assert days
+    assert all(re.fullmatch(r"\d{1,2} нояб\.", day) for day in days), days
+    counts = [tick for tick in daily.get_yticks() if tick >= 0]
+    assert counts
+    assert all(tick == int(tick) for tick in counts), counts
+    assert daily.get_title() == "Новые обращения по дням"
+
+
 @pytest.mark.parametrize(
     ("arguments", "says"),
     [
         (["--from", "2026-11-10", "--to", "2026-11-01"], "The start date is after the end date."),
         (["--by", "planet"], "Unknown segment planet"),
         (["--from", "2099-01-01", "--to", "2099-01-02"], "The period starts in the future"),
+        (["--from", "2099-01-01"], "The period starts in the future"),
         (["--from", "11/01/2026"], "11/01/2026 is not a date"),
     ],
 )
 def test_report_command_refuses_bad_input_in_one_line(
     tmp_path: Path, arguments: list[str], says: str
 ) -> None:
-    result = subprocess.run(
+    result = report_command(tmp_path, arguments)
+    assert result.returncode == 2
+    assert says in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def report_command(
+    tmp_path: Path, arguments: list[str], stdout: int | TextIO = subprocess.PIPE
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "-m", "bot", "report", *arguments],
-        capture_output=True,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
         env={"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'r.sqlite3'}", "PATH": ""},
         timeout=60,
         check=False,
     )
-    assert result.returncode == 2
-    assert says in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_report_that_cannot_be_written_gets_one_line(tmp_path: Path) -> None:
+    chart = report_command(tmp_path, ["--chart", str(tmp_path / "missing" / "c.png")])
+    assert chart.returncode == 1
+    assert chart.stderr == (
+        f"supportbot report: Cannot write the chart to {tmp_path / 'missing' / 'c.png'}: "
+        "No such file or directory.\n"
+    )
+    assert chart.stdout == ""
+    with open("/dev/full", "w") as full:
+        printed = report_command(tmp_path, ["--lang", "ru"], stdout=full)
+    assert printed.returncode == 1
+    assert printed.stderr == (
+        "supportbot report: Не получилось вывести отчёт: No space left on device.\n"
+    )
 
 
 @pytest.mark.parametrize(
     ("agent_locale", "heading", "cases_row"),
     [
         # November so far: the month is cut at now, the 24th.
-        ("en", "Complaint-handling report, 1 November 2026 – 24 November 2026", "| Cases opened |"),
+        (
+            "en",
+            "Complaint-handling report, 1 November 2026 – 24 November 2026",
+            "Cases opened\nRussian 3 · English 2 · all 5\n",
+        ),
         (
             "ru",
             "Отчёт о работе с обращениями, 1 ноября 2026 — 24 ноября 2026",
-            "| Новых обращений |",
+            "Новых обращений\nрусский 3 · английский 2 · всего 5\n",
         ),
     ],
 )
@@ -271,6 +325,13 @@ async def test_stats_in_the_agents_group(
         [table, chart] = box.model.bot_messages(group)[-2:]
         assert heading in table["text"]
         assert cases_row in table["text"]
+        # Telegram's own formatting, no Markdown table left in the text.
+        assert not {"|", "---", "###"} & set(re.split(r"\s+", table["text"]))
+        bold = {table["text"][e["offset"] : e["offset"] + e["length"]]
+                for e in table["entities"] if e["type"] == "bold"}  # fmt: skip
+        assert cases_row.split("\n")[0] in bold
+        tags = "Самые частые метки" if agent_locale == "ru" else "Most frequent tags"
+        assert f"\n\n{tags}\npayment_delay: 3" in table["text"]
         assert "photo" in chart
         box.model.send_message(501, "/stats yesterday", chat_id=group)
         await box.process()
@@ -282,3 +343,35 @@ async def test_stats_in_the_agents_group(
         assert cases_row not in reply["text"]
     finally:
         await box.stop()
+
+
+@pytest.mark.parametrize(
+    ("name", "description", "says"),
+    [
+        ("x", "One letter", "'x' is not a tag name: 2 to 32 Latin letters, digits or _"),
+        ("a" * 33, "Too long", "is not a tag name: 2 to 32 Latin letters, digits or _"),
+        ("payment_delay", "  ", "the description is empty; write one line"),
+    ],
+)
+async def test_tags_set_takes_what_tag_takes(
+    sqlite_url: str, capsys: pytest.CaptureFixture[str], name: str, description: str, says: str
+) -> None:
+    args = argparse.Namespace(name=name, description=description, lang="en")
+    assert await set_tag(make_settings(sqlite_url), args) == 2
+    error = capsys.readouterr().err
+    assert says in error
+    assert len(error.strip().splitlines()) == 1
+
+
+async def test_tags_set_stores_the_tag_as_tag_writes_it(
+    sqlite_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = argparse.Namespace(name="#Payment_Delay", description="Payment takes long", lang="en")
+    assert await set_tag(make_settings(sqlite_url), args) == 0
+    assert capsys.readouterr().out == "supportbot: payment_delay (en): Payment takes long\n"
+    engine = create_engine(sqlite_url)
+    async with create_session_factory(engine)() as session:
+        tag = await session.get(Tag, "payment_delay")
+    await engine.dispose()
+    assert tag is not None
+    assert tag.description_en == "Payment takes long"

@@ -159,8 +159,12 @@ class BotApiModel:
         bot_id: int | None = None,
         username: str = "marketplace_support_bot",
         first_name: str = "Support",
+        first_message_id: int = 1,
     ) -> None:
         self.token = token
+        self.first_message_id = first_message_id
+        """Where every chat's message ids start: above the ids a database kept from an
+        earlier run refers to, as a Bot API server that has been running all along."""
         self.clock = clock or SystemClock()
         self.bot_user = {
             "id": bot_id or int(token.split(":")[0]),
@@ -335,7 +339,15 @@ class BotApiModel:
         if language_code:
             user["language_code"] = language_code
         self.users[user_id] = user
-        self.chats.setdefault(user_id, Chat(id=user_id, type="private", first_name=first_name))
+        self.chats.setdefault(
+            user_id,
+            Chat(
+                id=user_id,
+                type="private",
+                first_name=first_name,
+                next_message_id=self.first_message_id,
+            ),
+        )
         return user
 
     def add_group(
@@ -354,6 +366,7 @@ class BotApiModel:
             is_forum=forum,
             bot_status=bot_status,
             can_manage_topics=can_manage_topics,
+            next_message_id=self.first_message_id,
         )
         self.chats[chat_id] = chat
         return chat

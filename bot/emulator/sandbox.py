@@ -26,6 +26,7 @@ from bot.emulator.model import BotApiModel
 from bot.emulator.session import InProcessSession
 from storage.db import create_engine, create_session_factory
 from storage.migrate import upgrade
+from storage.repositories.cases import CaseRepository
 
 # Not a secret: the in-process model accepts only this token and reaches no network.
 SANDBOX_TOKEN = "1000001:in-process-sandbox"  # noqa: S105
@@ -88,12 +89,16 @@ class Sandbox:
         """Migrate the database, build the bot and run its start-up hooks.
 
         Without a `model`, every configured agents' group exists as a forum where the
-        bot is an administrator allowed to manage topics, as the README's set-up asks.
+        bot is an administrator allowed to manage topics, as the README's set-up asks, and
+        new message and topic ids start above those the database already refers to (a
+        second `supportbot shell` in the same folder must not reuse the first one's topics).
         """
         engine = create_engine(settings.database_url)
         await upgrade(engine)
         if model is None:
-            model = BotApiModel(SANDBOX_TOKEN, clock=clock)
+            async with create_session_factory(engine)() as session:
+                used = await CaseRepository(session).highest_message_id()
+            model = BotApiModel(SANDBOX_TOKEN, clock=clock, first_message_id=used + 1)
             for chat_id in sorted(settings.agent_chat_ids()):
                 model.add_group(chat_id)
         sandbox = cls(settings, clock, engine, model)

@@ -245,8 +245,11 @@ Row = tuple[int, Mapping[str, Any] | RowError]
 
 
 def _csv_rows(text: str) -> Iterator[Row]:
+    expected = f"a header row naming at least {','.join(REQUIRED)}"
     if not text.strip():
-        raise FileFormatError("the file is empty: it needs a header row and one order per row")
+        raise FileFormatError(
+            f"the file is empty: a CSV of orders has {expected}, then one order per row"
+        )
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [name.strip() for name in reader.fieldnames or []]
     if len(header) == 1:
@@ -254,7 +257,7 @@ def _csv_rows(text: str) -> Iterator[Row]:
             if delimiter in header[0]:
                 raise FileFormatError(
                     f"the columns are separated by {name} ({delimiter!r}); "
-                    "write the CSV with commas"
+                    f"write the CSV with commas (',') and {expected}"
                 )
     missing = [name for name in REQUIRED if name not in header]
     if missing:

@@ -9,12 +9,17 @@ start-up time and memory.
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 from aiogram.utils.i18n import gettext as _
+from babel.dates import format_skeleton
 
 from bot.reports.render import segment_label
 from bot.reports.service import Report
 from storage.repositories.reports import ALL, Measure
+
+if TYPE_CHECKING:  # not an import cycle: matplotlib loads only when a chart is drawn
+    from matplotlib.figure import Figure
 
 MAX_SERIES = 6
 """Segments drawn one by one; the rest are summed up as "others"."""
@@ -22,9 +27,17 @@ MAX_SERIES = 6
 
 def render_chart(report: Report) -> bytes:
     """A PNG of about 1000×700 pixels, labelled in the current gettext locale."""
+    buffer = io.BytesIO()
+    chart_figure(report).savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def chart_figure(report: Report) -> Figure:
+    """The chart, drawn: days in the report's language, whole cases on the count axis."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+    from matplotlib.dates import AutoDateLocator, num2date
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     figure = Figure(figsize=(10, 7), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
@@ -44,9 +57,17 @@ def render_chart(report: Report) -> bytes:
         bottom = [b + c for b, c in zip(bottom, counts, strict=True)]
     daily.set_title(_("Cases opened per day"))
     daily.set_ylabel(_("cases"))
-    locator = AutoDateLocator()  # type: ignore[no-untyped-call]
+    # Babel names the months (matplotlib's own labels are English whatever the locale).
+    skeleton = "MMMd" if report.period.first.year == report.period.last.year else "yMMMd"
+
+    def day(value: float, _position: int | None) -> str:
+        when = num2date(value)  # type: ignore[no-untyped-call]
+        return format_skeleton(skeleton, when, locale=report.lang)
+
+    locator = AutoDateLocator(minticks=3, maxticks=8)  # type: ignore[no-untyped-call]
     daily.xaxis.set_major_locator(locator)
-    daily.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    daily.xaxis.set_major_formatter(FuncFormatter(day))
+    daily.yaxis.set_major_locator(MaxNLocator(integer=True))
     daily.grid(axis="y", alpha=0.3)
     if series:
         daily.legend(loc="upper left", fontsize="small")
@@ -75,7 +96,4 @@ def render_chart(report: Report) -> bytes:
         loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, fontsize="small", frameon=False
     )
     medians.grid(axis="x", alpha=0.3)
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return figure

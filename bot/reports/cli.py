@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
+import os
 import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,6 +24,7 @@ from bot.reports.service import (
     parse_date,
     parse_segment,
     period_between,
+    tag_name,
 )
 from storage.db import create_engine, create_session_factory
 from storage.migrate import upgrade
@@ -31,7 +32,6 @@ from storage.repositories.reports import Segment
 from storage.repositories.tags import TagRepository
 
 DEFAULT_DAYS = 30
-TAG_NAME = re.compile(r"^[a-z0-9_]{1,64}$")
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,9 +61,11 @@ def choose_period(args: argparse.Namespace, tz: ZoneInfo, clock: Clock) -> Perio
     if args.first is None and args.last is None:
         return last_days(DEFAULT_DAYS, tz, now)
     today = now.astimezone(tz).date()
-    last = parse_date(args.last) if args.last else today
-    first = parse_date(args.first) if args.first else last.replace(day=1)
-    return period_between(first, last, tz, now)
+    first = parse_date(args.first) if args.first else None
+    # Without --to the period ends today, or on its first day when that is later: then
+    # the reader hears that it starts in the future, not that it ends before it starts.
+    last = parse_date(args.last) if args.last else max(today, first or today)
+    return period_between(first or last.replace(day=1), last, tz, now)
 
 
 async def run_report(settings: Settings, args: argparse.Namespace, clock: Clock) -> int:
@@ -86,30 +88,58 @@ async def run_report(settings: Settings, args: argparse.Namespace, clock: Clock)
             await engine.dispose()
         if args.chart:
             png = await asyncio.to_thread(render_chart, report)
-            await asyncio.to_thread(Path(args.chart).write_bytes, png)
-        sys.stdout.write(render(report, args.format, args.chart))
+            try:
+                await asyncio.to_thread(Path(args.chart).write_bytes, png)
+            except OSError as error:
+                return _fail(
+                    _("Cannot write the chart to {path}: {reason}.").format(
+                        path=args.chart, reason=error.strerror
+                    )
+                )
+        try:
+            sys.stdout.write(render(report, args.format, args.chart))
+            sys.stdout.flush()
+        except OSError as error:
+            # What could not be written stays buffered; Python would try again at exit and
+            # print a traceback, so the rest goes nowhere (the recipe Python's docs give).
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return _fail(_("Cannot print the report: {reason}.").format(reason=error.strerror))
         if args.chart:
             print(_("Chart written to {path}").format(path=args.chart), file=sys.stderr)
     return 0
 
 
+def _fail(line: str) -> int:
+    print(f"supportbot report: {line}", file=sys.stderr)
+    return 1
+
+
 async def set_tag(settings: Settings, args: argparse.Namespace) -> int:
-    if not TAG_NAME.match(args.name):
+    name = tag_name(args.name)
+    if name is None:
         print(
-            "supportbot tags: a tag name is lower-case letters, digits and _ (up to 64)",
+            f"supportbot tags: {args.name!r} is not a tag name: 2 to 32 Latin letters, "
+            "digits or _, as /tag takes them (e.g. payment_delay)",
             file=sys.stderr,
         )
         return 2
     description = " ".join(args.description.split())
+    if not description:
+        print(
+            "supportbot tags: the description is empty; write one line saying what the "
+            f'cases tagged {name} are about, e.g. tags set {name} "Payment takes long"',
+            file=sys.stderr,
+        )
+        return 2
     engine = create_engine(settings.database_url)
     try:
         await upgrade(engine)
         async with create_session_factory(engine)() as session:
-            await TagRepository(session).describe(args.name, args.lang, description)
+            await TagRepository(session).describe(name, args.lang, description)
             await session.commit()
     finally:
         await engine.dispose()
-    print(f"supportbot: {args.name} ({args.lang}): {description}")
+    print(f"supportbot: {name} ({args.lang}): {description}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The report as people read it: Markdown, a monospace table for Telegram, HTML,
+"""The report as people read it: Markdown, Telegram's HTML, an HTML page,
 and as machines read it: CSV and JSON (raw seconds and counts).
 
 Texts are translated with the current gettext locale; numbers, shares and
@@ -145,9 +145,18 @@ def notes(report: Report) -> list[str]:
         ),
         _(
             "Times are shown twice: in calendar time, and in working hours only "
-            "(the team's working calendar). Medians are the lower middle value."
+            "(the team's working calendar). With an even number of cases, the median is the "
+            "lower of the two middle values."
         ),
     ]
+
+
+def tags_title() -> str:
+    return _("Most frequent tags")
+
+
+def tags_header() -> list[str]:
+    return [_("Tag"), _("Cases"), _("What it is about")]
 
 
 def _tag_rows(report: Report) -> list[list[str]]:
@@ -220,46 +229,51 @@ def render_md(report: Report) -> str:
     headers = [_("Figure"), *(label for label, _f in _columns(report))]
     lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join([label, *cells]) + " |" for label, cells in _rows(report)]
-    lines += ["", f"### {_('Most frequent tags')}", ""]
-    lines += [f"| {_('Tag')} | {_('Cases')} | {_('What it is about')} |", "|---|---|---|"]
+    lines += ["", "### " + tags_title(), ""]
+    lines += ["| " + " | ".join(tags_header()) + " |", "|---|---|---|"]
     lines += ["| " + " | ".join(cells) + " |" for cells in _tag_rows(report)]
     return "\n".join([*lines, *_deflection_md(report), ""])
 
 
-def _aligned(rows: list[list[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(
-            cell.ljust(width) if i == 0 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-        for row in rows
-    ]
+def _figure(label: str, values: list[tuple[str, str]]) -> str:
+    """A figure as Telegram shows it: its name in bold, then each column's value."""
+    line = " · ".join(f"{html.escape(column)} {html.escape(value)}" for column, value in values)
+    return f"<b>{html.escape(label)}</b>\n{line}"
 
 
-def render_text(report: Report) -> str:
-    """Telegram HTML: the table in a monospace block, so the columns line up."""
-    head = f"<b>{html.escape(title(report))}</b>\n" + html.escape("\n".join(notes(report)))
-    deflection = []
-    if report.deflection:
-        rows = [deflection_header(), *_deflection_rows(report)]
-        deflection.append(
-            f"<b>{html.escape(deflection_title())}</b>\n{html.escape(deflection_note(report))}"
-            "\n<pre>" + html.escape("\n".join(_aligned(rows))) + "</pre>"
-        )
+def render_telegram(report: Report) -> str:
+    """Telegram HTML for /stats: one figure after another, each column's value beside
+    its name (a table does not fit a phone's width)."""
+    parts = [f"<b>{html.escape(title(report))}</b>\n" + html.escape("\n".join(notes(report)))]
     if report.empty:
-        return "\n\n".join([head, html.escape(no_cases()), *deflection])
-    table = [["", *(label for label, _f in _columns(report))]]
-    table += [[label, *cells] for label, cells in _rows(report)]
-    tags = [[name, count] for name, count, _d in _tag_rows(report)]
-    parts = [head, "<pre>" + html.escape("\n".join(_aligned(table))) + "</pre>"]
-    if tags:
+        parts.append(html.escape(no_cases()))
+    else:
+        columns = [label for label, _f in _columns(report)]
         parts.append(
-            f"<b>{html.escape(_('Most frequent tags'))}</b>\n<pre>"
-            + html.escape("\n".join(_aligned(tags)))
-            + "</pre>"
+            "\n".join(
+                _figure(label, list(zip(columns, cells, strict=True)))
+                for label, cells in _rows(report)
+            )
         )
-    return "\n\n".join(parts + deflection)
+        if report.tags:
+            tags = [
+                html.escape(f"{name}: {count}" + (f" — {about}" if about else ""))
+                for name, count, about in _tag_rows(report)
+            ]
+            parts.append(f"<b>{html.escape(tags_title())}</b>\n" + "\n".join(tags))
+    if report.deflection:
+        header = deflection_header()[1:]
+        rows = [
+            _figure(name, list(zip(header, cells, strict=True)))
+            for name, *cells in _deflection_rows(report)
+        ]
+        parts.append(
+            f"<b>{html.escape(deflection_title())}</b>\n"
+            + html.escape(deflection_note(report))
+            + "\n\n"
+            + "\n".join(rows)
+        )
+    return "\n\n".join(parts)
 
 
 def render_html(report: Report, chart: str | None = None) -> str:
@@ -278,9 +292,10 @@ def render_html(report: Report, chart: str | None = None) -> str:
         header = [_("Figure"), *(label for label, _f in _columns(report))]
         parts.append(table(header, [[label, *cells] for label, cells in _rows(report)]))
         if chart:
-            parts.append(f'<p><img src="{html.escape(chart)}" alt="{html.escape(_("Chart"))}"></p>')
-        parts.append(f"<h3>{html.escape(_('Most frequent tags'))}</h3>")
-        parts.append(table([_("Tag"), _("Cases"), _("What it is about")], _tag_rows(report)))
+            alt = _("Chart")
+            parts.append(f'<p><img src="{html.escape(chart)}" alt="{html.escape(alt)}"></p>')
+        parts.append(f"<h3>{html.escape(tags_title())}</h3>")
+        parts.append(table(tags_header(), _tag_rows(report)))
     if report.deflection:
         parts.append(f"<h3>{html.escape(deflection_title())}</h3>")
         parts.append(f"<p>{html.escape(deflection_note(report))}</p>")
@@ -311,6 +326,15 @@ def _raw(figures: Figures) -> dict[str, Any]:
     return raw
 
 
+def _csv_segment(report: Report, key: SegmentKey) -> str:
+    """The segment's key; for the cases without one, a word saying so (not an empty cell)."""
+    if key == ALL:
+        return "all"
+    if key is None:
+        return "unassigned" if report.by is Segment.agent else "none"
+    return str(key)
+
+
 def render_csv(report: Report) -> str:
     """One row per segment and one for all, raw numbers, ready for a spreadsheet."""
     buffer = io.StringIO()
@@ -319,7 +343,7 @@ def render_csv(report: Report) -> str:
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for key, figures in columns:
-        writer.writerow({"segment": "all" if key == ALL else key, **_raw(figures)})
+        writer.writerow({"segment": _csv_segment(report, key), **_raw(figures)})
     return buffer.getvalue()
 
 

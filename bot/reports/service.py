@@ -35,10 +35,19 @@ from storage.repositories.reports import (
 TOP_TAGS = 10
 DAY = 86400
 STATS_ARGUMENT = re.compile(r"^(?:(\d{1,3})d|(\d{4})-(\d{2}))$")
+TAG_NAME = re.compile(r"^[a-z0-9_]{2,32}$")
+"""A tag's name, as `/tag` and `supportbot tags set` take it."""
 
 
 class ReportError(ValueError):
     """Input a report cannot be made from; the message is one line for the reader."""
+
+
+def tag_name(text: str) -> str | None:
+    """The tag written in `text` (#Payment_Delay is payment_delay), or None when it is
+    not 2 to 32 Latin letters, digits or _."""
+    name = text.strip().lower().lstrip("#")
+    return name if TAG_NAME.match(name) else None
 
 
 @dataclass(frozen=True)

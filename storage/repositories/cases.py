@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Case, CaseEvent, CaseMessage, CaseTag
@@ -109,6 +109,20 @@ class CaseRepository:
             ),
         )
         return (await self.session.scalars(query.order_by(Case.id))).all()
+
+    async def highest_message_id(self) -> int:
+        """The highest Telegram message id the cases refer to (a topic, a card, a relayed
+        message), 0 when there is none."""
+        highest = [
+            await self.session.scalar(select(func.max(column)))
+            for column in (
+                Case.topic_id,
+                Case.card_message_id,
+                CaseMessage.chat_message_id,
+                CaseMessage.topic_message_id,
+            )
+        ]
+        return max((value for value in highest if value is not None), default=0)
 
     async def with_pending(self, now: datetime) -> Sequence[int]:
         """Cases with messages to relay that are due (new, or their backoff is over)."""

@@ -22,9 +22,13 @@ async def test_stats_answers_in_the_agents_group(live: LiveBot) -> None:
     answers = [
         m for m in live.model.bot_messages(AGENT_CHAT)[before:] if "message_thread_id" not in m
     ]
-    table = next(m["text"] for m in answers if "text" in m)
-    assert table.startswith("## Complaint-handling report")
-    assert [e["type"] for e in next(m for m in answers if "text" in m)["entities"]] == ["pre"]
-    assert "| Cases opened |" in table
+    answer = next(m for m in answers if "text" in m)
+    table = answer["text"]
+    assert table.startswith("Complaint-handling report")
+    assert "Cases opened\nEnglish 1 · all 1\n" in table
+    assert "|" not in table
+    bold = {table[e["offset"] : e["offset"] + e["length"]]
+            for e in answer["entities"] if e["type"] == "bold"}  # fmt: skip
+    assert "Cases opened" in bold
     chart = next(m for m in answers if "photo" in m)
     assert chart["photo"][-1]["file_size"] > 10_000
