@@ -164,8 +164,8 @@ QUESTION = OrderQuestion(
         "Which order has a defective or damaged item? Choose it below or type its number."
     ),
     no_orders=lambda: _(
-        "I don't see orders of yours that are on their way or delivered. If you have "
-        "the order number, type it."
+        "You have no orders on their way or delivered. If you mean an order that is not "
+        "listed, type its number."
     ),
 )
 
@@ -268,7 +268,7 @@ async def done(
         query,
         _(
             "Please check your claim before I send it:\n\n"
-            "Order №{number}: {title}\nProblem: {description}\nPhotos: {count}\n\n"
+            "Order #{number}: {title}\nProblem: {description}\nPhotos: {count}\n\n"
             "Send it to the support team?"
         ).format(
             number=order.order_id,
@@ -304,11 +304,13 @@ async def send(
     await svc.commit()
     await reply(
         query,
-        _("Your claim about order №{number} and its photos are with the support team.").format(
-            number=callback_data.order_id
-        )
-        + "\n\n"
-        + case_opened(opened, svc.cases),
+        case_opened(
+            opened,
+            svc.cases,
+            _("Your claim about order #{number} and its photos are with the support team.").format(
+                number=callback_data.order_id
+            ),
+        ),
         main_menu(),
     )
 

@@ -22,9 +22,9 @@ from handlers.order_picker import OrderCb, OrderPageCb, Purpose, order_keyboard,
 from storage.models import Order, User
 
 METHOD_LABELS = {
-    PaymentMethod.card: N_("bank card"),
-    PaymentMethod.wallet: N_("e-wallet"),
-    PaymentMethod.bonus: N_("marketplace bonuses"),
+    PaymentMethod.card: N_("by bank card"),
+    PaymentMethod.wallet: N_("by e-wallet"),
+    PaymentMethod.bonus: N_("with marketplace bonuses"),
 }
 # The dialogs that make sense for an order in each state.
 ACTIONS: dict[str, tuple[Purpose | MenuAction, ...]] = {
@@ -57,14 +57,14 @@ def order_card(order: Order, tz: ZoneInfo) -> str:
     """The order as its buyer reads it: title, amount, state and dates."""
     lines = [
         f"🧾 {order.title}",
-        _("Order №{number}").format(number=order.order_id),
+        _("Order #{number}").format(number=order.order_id),
         _("Amount: {amount}").format(amount=formatting.money(order.amount, order.currency)),
         _("Status: {status}").format(status=order_status_label(order.status)),
         _("Placed: {moment}").format(moment=formatting.moment(order.placed_at, tz)),
     ]
     if order.paid_at is not None:
         lines.append(
-            _("Paid: {moment}, with {method}").format(
+            _("Paid: {moment}, {method}").format(
                 moment=formatting.moment(order.paid_at, tz),
                 method=_(METHOD_LABELS[PaymentMethod(order.payment_method)]),
             )
@@ -77,17 +77,23 @@ def order_card(order: Order, tz: ZoneInfo) -> str:
 
 
 def order_actions(order: Order) -> InlineKeyboardMarkup:
+    # A delivered order has no refund yet: the buyer can ask for one.
+    refund = (
+        _("💸 Ask for a refund")
+        if order.status == OrderStatus.delivered
+        else _("💸 Where is my refund")
+    )
     labels = {
         Purpose.cancel: _("❌ Cancel this order"),
-        Purpose.refund: _("💸 Where is my refund"),
+        Purpose.refund: refund,
         Purpose.defect: _("📦 Defective or damaged"),
         Purpose.seller: _("✉️ Ask the seller"),
         MenuAction.payment: _("💳 The payment fails"),
     }
     builder = InlineKeyboardBuilder()
     for action in ACTIONS.get(order.status, (Purpose.seller,)):
-        if action is Purpose.refund and order.paid_at is None and order.status != "delivered":
-            continue
+        if action is Purpose.refund and order.paid_at is None:
+            continue  # never paid: there is no money to return
         data = (
             MenuCb(action=action)
             if isinstance(action, MenuAction)

@@ -120,7 +120,7 @@ def cause_screen(index: int) -> tuple[str, InlineKeyboardMarkup]:
     return text + "\n\n" + _(todo), _keyboard(
         (_("✅ That's it, thank you"), PayAction.solved),
         (_("🤷 None of these") if last else _("➡️ Not this, next cause"), PayAction.next),
-        (_("◀️ Back"), PayAction.back),
+        (_("⬅️ Back"), PayAction.back),
     )
 
 
@@ -134,7 +134,7 @@ def advice_screen() -> tuple[str, InlineKeyboardMarkup]:
     return text, _keyboard(
         (_("😟 It still fails"), PayAction.failing),
         (_("👍 OK, I'll try later"), PayAction.later),
-        (_("◀️ Back"), PayAction.back),
+        (_("⬅️ Back"), PayAction.back),
     )
 
 
@@ -145,7 +145,7 @@ def describe_screen() -> tuple[str, InlineKeyboardMarkup]:
         "message you see.\n\nDon't send the card number or its security code: we never "
         "need them."
     )
-    return text, _keyboard((_("◀️ Back"), PayAction.back))
+    return text, _keyboard((_("⬅️ Back"), PayAction.back))
 
 
 async def _show(target: Message, screen: tuple[str, InlineKeyboardMarkup]) -> None:

@@ -59,7 +59,7 @@ async def order_choice(svc: Services, buyer: Buyer, page: int = 0) -> InlineKeyb
 def question_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [_button(_("◀️ Back"), SellerCb(action=SellerAction.back))],
+            [_button(_("⬅️ Back"), SellerCb(action=SellerAction.back))],
             [_button(_("⬅️ Main menu"), MenuCb(action=MenuAction.home))],
         ]
     )
@@ -72,7 +72,7 @@ def ask_for_question(order: Order | None) -> str:
             "paste the link to its page."
         )
     return _(
-        "Write your question about “{title}” (order №{number}) in one message, and I will "
+        "Write your question about “{title}” (order #{number}) in one message, and I will "
         "pass it on."
     ).format(title=order.title, number=order.order_id)
 

@@ -40,7 +40,7 @@ from bot.ui.callbacks import MenuAction, MenuCb
 from bot.ui.keyboards import language_picker, main_menu
 from bot.ui.replies import ChatMessage
 from bot.ui.texts import refund_arrival
-from handlers import cancel_order, defect, payment, refund, relay
+from handlers import cancel_order, defect, my_cases, payment, refund, relay
 from handlers.order_picker import OrderCb, Purpose, UnknownOrder, ask_for_order, order_button_text
 from handlers.person import PersonDialog
 from storage.models import Order, User
@@ -88,8 +88,8 @@ ORDER_LISTS = {
         cancel_order.STATUSES,
         N_("Which order do you want to cancel? Choose it below or type its number."),
         N_(
-            "I don't see orders of yours that could still be cancelled. If you have the "
-            "order number, type it."
+            "None of your orders can still be cancelled. If you mean an order that is not "
+            "listed, type its number."
         ),
     ),
     Intent.refund: (
@@ -98,8 +98,8 @@ ORDER_LISTS = {
         refund.STATUSES,
         N_("Which order is the refund about? Choose it below or type its number."),
         N_(
-            "I don't see cancelled, refunded or delivered orders of yours. If you have the "
-            "order number, type it."
+            "You have no cancelled, refunded or delivered orders. If you mean an order that "
+            "is not listed, type its number."
         ),
     ),
     Intent.defect: (
@@ -108,8 +108,8 @@ ORDER_LISTS = {
         defect.STATUSES,
         N_("Which order has a defective or damaged item? Choose it below or type its number."),
         N_(
-            "I don't see orders of yours that are on their way or delivered. If you have "
-            "the order number, type it."
+            "You have no orders on their way or delivered. If you mean an order that is not "
+            "listed, type its number."
         ),
     ),
 }
@@ -266,6 +266,9 @@ async def understand(
         await offer(message, svc, account, understood, intent, prefix)
         return
     last, reopenable = await svc.cases.last_finished(account.id)
+    if last is not None and intent == Intent.thanks:
+        await my_cases.thanked(message, svc, last)  # thanks for the help, not a new problem
+        return
     if reopenable or (last is not None and intent is None):
         raise SkipHandler  # a recent case reopens, as before; unsure text goes to the last one
     if intent in (Intent.greeting, Intent.thanks):
@@ -470,8 +473,8 @@ async def where_without_number(
         text = _("Which order? These are on their way to you or waiting to be shipped:")
     else:
         text = _(
-            "I don't see orders of yours that are on their way or waiting to be shipped. "
-            "Type the order number, or look through all your orders."
+            "You have no orders on their way or waiting to be shipped. Type the order "
+            "number, or look through all your orders."
         )
         builder.button(text=_("🧾 My orders"), callback_data=MenuCb(action=MenuAction.orders))
     builder.button(text=_("🙋 Talk to a person"), callback_data=MenuCb(action=MenuAction.person))

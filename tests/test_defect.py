@@ -30,8 +30,8 @@ TEXT = {
         "check": "Please check your claim before I send it:",
         "count": "Photos: {n}",
         "send": "Send the claim",
-        "sent": "Your claim about order №D1 and its photos are with the support team.",
-        "case": "Your request №1 is registered",
+        "sent": "Your claim about order #D1 and its photos are with the support team.",
+        "case": "Your request number is #1",
         "press_send": "Press Send to pass the claim to support",
         "not_allowed": "A claim about a defective or damaged item is for an order that is on its "
         "way or delivered.",
@@ -58,7 +58,7 @@ TEXT = {
         "count": "Фотографий: {n}",
         "send": "Отправить претензию",
         "sent": "Претензия по заказу №D1 вместе с фотографиями передана в поддержку.",
-        "case": "Ваше обращение №1 зарегистрировано",
+        "case": "Номер вашего обращения — №1",
         "press_send": "Нажмите «Отправить претензию»",
         "not_allowed": "Претензию о браке или повреждении можно подать по заказу, который уже в "
         "пути или доставлен.",
@@ -87,7 +87,7 @@ async def described(
     await anna.send("/start")
     [listing] = await anna.press(t["menu"])
     assert listing["text"].startswith(t["which"])
-    [describe] = await anna.press("№D1")
+    [describe] = await anna.press("D1 · ")
     assert t["describe"] in describe["text"]
     [photos] = await anna.send(DESCRIPTION)
     assert photos["text"].startswith(t["photos"])

@@ -21,7 +21,7 @@ EN = {
     "confirm": "Cancel order #DEMO-{id}-02 (Anker PowerCore 10000)?",
     "yes": "Yes",
     "no": "No, show the menu",
-    "dialog": "Cancel your order №DEMO-{id}-02",
+    "dialog": "Cancel your order #DEMO-{id}-02",
     "stranger": "cancel order DEMO-{other}-02",
     "unknown": "cancel order DEMO-999-02",
     "not_mine": "I can't find order #DEMO-{other}-02 among your orders.",

@@ -24,7 +24,7 @@ EN = {
     "describe": "Tell me in one message",
     "solved_text": "Glad we found it.",
     "later_text": "Good luck with the payment!",
-    "case": "Your request №1 is registered",
+    "case": "Your request #1 is registered",
     "buttons_please": "Please answer with the buttons",
 }
 RU = {

@@ -15,11 +15,11 @@ EN = {
     "intro": "Sellers don't take messages from buyers directly",
     "no_order": "Not about an order",
     "ask_any": "Write your question for the seller",
-    "ask_order": "Write your question about “JBL Go 3” (order №DEMO-{id}-09)",
+    "ask_order": "Write your question about “JBL Go 3” (order #DEMO-{id}-09)",
     "done": "Support will pass your question to the seller and bring the answer here.",
-    "case": "Your request №1 is registered",
-    "again": "You already have request №1 open",
-    "unknown": "I can't find order №99999 among your orders.",
+    "case": "Your request number is #1",
+    "again": "You already have request #1 open",
+    "unknown": "I can't find order #99999 among your orders.",
     "back": "Back",
 }
 RU = {
@@ -27,7 +27,7 @@ RU = {
     "no_order": "Вопрос не по заказу", "ask_any": "Напишите вопрос продавцу одним сообщением",
     "ask_order": "Напишите одним сообщением ваш вопрос о «JBL Go 3» (заказ №DEMO-{id}-09)",
     "done": "Поддержка передаст ваш вопрос продавцу и пришлёт ответ сюда.",
-    "case": "Ваше обращение №1 зарегистрировано", "again": "у вас уже открыто обращение №1",
+    "case": "Номер вашего обращения — №1", "again": "у вас уже открыто обращение №1",
     "unknown": "Не нахожу заказ №99999 среди ваших заказов.",
     "back": "Назад",
 }  # fmt: skip

@@ -80,17 +80,17 @@ async def test_cancel_unpaid_bonus_and_shipped(live: LiveBot, lang: str) -> None
     anna = live.person(buyer, "Anna", language_code=lang)
     await anna.send("/start")
     await anna.press(t["cancel"])
-    await anna.press(f"№{buyer}-U")
+    await anna.press(f"{buyer}-U · ")
     [done] = await anna.press(t["yes"])
     assert t["unpaid_done"] in done["text"]
 
     await anna.press(t["cancel"])
-    await anna.press(f"№{buyer}-B")
+    await anna.press(f"{buyer}-B · ")
     [done] = await anna.press(t["yes"])
     assert t["bonus_done"] in done["text"]
 
     await anna.press(t["cancel"])
-    [shipped] = await anna.press(f"№{buyer}-S")
+    [shipped] = await anna.press(f"{buyer}-S · ")
     assert t["shipped"] in shipped["text"]
     labels = [label for label, _ in anna.buttons(shipped)]
     assert t["to_refund"] in labels
@@ -122,11 +122,11 @@ async def test_refund_unpaid_no_record_and_not_received(live: LiveBot, lang: str
     assert t["not_paid"] in unpaid["text"]
 
     await anna.press(t["back"])  # back to the list of orders
-    [no_record] = await anna.press(f"№{buyer}-N")
+    [no_record] = await anna.press(f"{buyer}-N · ")
     assert t["no_record"] in no_record["text"]
 
     await anna.press(t["refund"])
-    [delivered] = await anna.press(f"№{buyer}-D")
+    [delivered] = await anna.press(f"{buyer}-D · ")
     assert t["delivered"] in delivered["text"]
     [sorry] = await anna.press(t["lost"])
     assert t["sorry"] in sorry["text"]
