@@ -142,6 +142,7 @@ async def show_order(
     """Tell the buyer what cancelling this order means, and ask to confirm when it can go on."""
     verdict = policies.cancel_verdict(order, svc.settings, svc.clock.now())
     summary = order_summary(order)
+    await state.update_data(order_id=order.order_id)  # for a person, should the buyer ask
     if verdict == CancelVerdict.closed:
         await state.set_state(CancelDialog.order)
         await target.answer(
@@ -170,7 +171,7 @@ async def show_order(
         await target.answer(text.format(order=summary), reply_markup=elsewhere_keyboard(order))
         return
     await state.set_state(CancelDialog.confirm)
-    await state.update_data(order_id=order.order_id, shown=verdict.value)
+    await state.update_data(shown=verdict.value)
     if verdict == CancelVerdict.unpaid:
         text = _("Cancel your {order}? It has not been paid, so nothing will be charged.").format(
             order=summary

@@ -181,25 +181,42 @@ async def describe_expected(message: Message) -> None:
     )
 
 
+def refused_text(count: int) -> str:
+    return ngettext(
+        "{count} photo was not added: a claim takes at most {max}, and I already have them "
+        "all. The ones I have are kept: press Done to go on.",
+        "{count} photos were not added: a claim takes at most {max}, and I already have them "
+        "all. The ones I have are kept: press Done to go on.",
+        count,
+    ).format(count=count, max=DEFECT_MAX_PHOTOS)
+
+
+async def refuse_photo(message: Message, state: FSMContext, bot: Bot, data: dict[str, Any]) -> None:
+    """A photo over the limit: one message per album, counting the photos left out."""
+    group = message.media_group_id
+    same_album = group is not None and group == data.get("refused_group")
+    count = data.get("refused", 0) + 1 if same_album else 1
+    text = refused_text(count)
+    markup = photos_keyboard(str(data["order_id"]), DEFECT_MAX_PHOTOS)
+    refused_id: int | None = data.get("refused_id") if same_album else None
+    if refused_id is not None:
+        # The next refused part of the same album: the count in that message goes up.
+        with suppress(TelegramBadRequest):
+            await bot.edit_message_text(
+                text=text, chat_id=message.chat.id, message_id=refused_id, reply_markup=markup
+            )
+    else:
+        refused_id = (await message.answer(text, reply_markup=markup)).message_id
+    await state.update_data(refused_group=group, refused=count, refused_id=refused_id)
+
+
 async def photo(message: Message, state: FSMContext, bot: Bot) -> None:
     data = await state.get_data()
     order_id = str(data["order_id"])
     photos: list[dict[str, Any]] = data.get("photos", [])
     group = message.media_group_id
     if len(photos) >= DEFECT_MAX_PHOTOS:
-        # One answer per album, not one per refused part.
-        if group is None or group != data.get("refused_group"):
-            await message.answer(
-                ngettext(
-                    "I already have {max} photo, the most one claim can take, so I did not "
-                    "add this one. The ones I have are kept: press Done to go on.",
-                    "I already have {max} photos, the most one claim can take, so I did not "
-                    "add this one. The ones I have are kept: press Done to go on.",
-                    DEFECT_MAX_PHOTOS,
-                ).format(max=DEFECT_MAX_PHOTOS),
-                reply_markup=photos_keyboard(order_id, len(photos)),
-            )
-        await state.update_data(refused_group=group)
+        await refuse_photo(message, state, bot, data)
         return
     photos.append(asdict(Entry.from_message(message)))
     text = photos_progress(len(photos))

@@ -41,7 +41,7 @@ from bot.domain.orders import Buyer, OrderSource, order_status_label
 from bot.i18n import N_
 from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
-from bot.ui.keyboards import back_to_menu, main_menu
+from bot.ui.keyboards import back_to_menu, main_menu, person_button
 from bot.ui.replies import ChatMessage, open_case, reply
 from handlers.free_text import FreeText
 from storage.models import Order, User
@@ -166,7 +166,8 @@ async def order_keyboard(
     builder.row(
         InlineKeyboardButton(
             text=_("⬅️ Main menu"), callback_data=MenuCb(action=MenuAction.home).pack()
-        )
+        ),
+        person_button(),
     )
     return builder.as_markup(), total
 

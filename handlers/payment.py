@@ -14,7 +14,7 @@ from aiogram.filters import StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -23,7 +23,7 @@ from bot.domain.cases import CaseType
 from bot.i18n import N_
 from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
-from bot.ui.keyboards import main_menu
+from bot.ui.keyboards import main_menu, person_button
 from bot.ui.replies import open_case_from_text
 from handlers.free_text import FreeText
 from storage.models import User
@@ -99,8 +99,13 @@ def _keyboard(*buttons: tuple[str, PayAction]) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for label, action in buttons:
         builder.button(text=label, callback_data=PayCb(action=action))
-    builder.button(text=_("⬅️ Main menu"), callback_data=MenuCb(action=MenuAction.home))
     builder.adjust(1)
+    builder.row(
+        InlineKeyboardButton(
+            text=_("⬅️ Main menu"), callback_data=MenuCb(action=MenuAction.home).pack()
+        ),
+        person_button(),
+    )
     return builder.as_markup()
 
 

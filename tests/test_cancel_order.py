@@ -49,7 +49,7 @@ TEXT = {
         "tell": "Tell me in one message what you need with order #B7",
         "back": "Back",
         "person": "Talk to a person",
-        "person_prompt": "Tell me in one message what happened",
+        "person_prompt": "Tell me in one message what you need",
         "stale": "This button no longer works.",
         "not_number": "Please type the order number",
         "reason_expected": "Please choose a reason above or write it in words.",
@@ -91,7 +91,7 @@ TEXT = {
         "tell": "Напишите одним сообщением, что нужно сделать с заказом №B7",
         "back": "Назад",
         "person": "Связаться с сотрудником",
-        "person_prompt": "Расскажите одним сообщением, что случилось",
+        "person_prompt": "Расскажите одним сообщением, что вам нужно",
         "stale": "Эта кнопка больше не работает.",
         "not_number": "Напишите номер заказа",
         "reason_expected": "Выберите причину выше или опишите её словами.",
@@ -323,3 +323,20 @@ async def test_back_wrong_input_and_a_way_to_a_person_at_the_confirmation(
     [person] = await anna.press(t["person"])
     assert person["text"].startswith(t["person_prompt"])
     assert (await stored_order(sandbox, "A1")).status == "unpaid"
+
+
+async def test_a_person_asked_for_at_the_late_cancel_reason_keeps_the_review_promise(
+    sandbox: Sandbox, lang: str
+) -> None:
+    await add_orders(sandbox, order("A1", BUYER, "paid", placed_at=START - timedelta(hours=9)))
+    anna, t = await open_cancel(sandbox, lang)
+    await anna.press(t["request"])
+    [prompt] = await anna.press(t["person"])
+    assert prompt["text"].startswith(t["person_prompt"])
+    [opened] = await anna.send("The address is wrong, I already told the seller")
+    # The dialog's own request: a cancellation review, answered within 24 working hours.
+    assert t["deadline"] in opened["text"]
+    case, messages = await only_case(sandbox, BUYER)
+    assert (case.type, case.order_id) == ("cancel_review", "A1")
+    assert [m.sender for m in messages] == ["bot", "buyer"]
+    assert messages[1].text == "The address is wrong, I already told the seller"

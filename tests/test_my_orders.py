@@ -75,7 +75,7 @@ async def test_orders_newest_first_page_by_page(sandbox: Sandbox) -> None:
     assert listing["text"].startswith("You have 13 orders:")
     labels = [label for label, _ in anna.buttons(listing)]
     assert labels[0].startswith("Xiaomi Redmi Buds 4 Lite · #DEMO-32-01 · unpaid")
-    assert labels[5:] == ["Page 1 of 3", "Older ▶️", "⬅️ Main menu"]
+    assert labels[5:] == ["Page 1 of 3", "Older ▶️", "⬅️ Main menu", "🙋 Talk to a person"]
     seen = labels[:5]
     for page in (2, 3):
         await anna.press("Older ▶️")
