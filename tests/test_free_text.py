@@ -117,6 +117,23 @@ async def test_typed_cancel_is_confirmed_then_enters_the_dialog(
 
 
 @LANGS
+async def test_after_a_dialog_times_out_a_clear_sentence_is_understood(
+    sandbox: Sandbox, lang: str, t: dict[str, str]
+) -> None:
+    await seed_demo(sandbox, 960_004)
+    buyer = sandbox.person(960_004, "Anna", language_code=lang)
+    await buyer.send("/start")
+    for step in (t["menu"], t["person"]):  # an order list; a free-text step
+        await buyer.press(step)
+        sandbox.clock.advance(timedelta(hours=25))
+        over, offer = await buyer.send(t["cancel"].format(id=960_004))
+        assert over["text"].endswith({"en": "start over.", "ru": "сначала."}[lang])
+        # Understood like any text outside a dialog, not "I'm not sure what you mean".
+        assert offer["text"] == t["confirm"].format(id=960_004)
+        await buyer.press(t["no"])
+
+
+@LANGS
 async def test_another_buyers_number_reads_like_an_unknown_one(
     sandbox: Sandbox, lang: str, t: dict[str, str]
 ) -> None:
