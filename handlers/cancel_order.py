@@ -20,7 +20,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain import formatting, policies
 from bot.domain.cases import CaseType, Entry
-from bot.domain.orders import Buyer, OrderStatus, order_status_label
+from bot.domain.orders import DELIVERED, Buyer, OrderStatus, order_status_label
 from bot.domain.policies import CancelVerdict
 from bot.i18n import N_, ngettext
 from bot.services import Services
@@ -96,7 +96,7 @@ def elsewhere_keyboard(order: Order) -> InlineKeyboardMarkup:
     the refund and defect dialogs; for a paid one already cancelled, its refund. An order
     on its way has nothing to do until it arrives but Back and a person."""
     builder = InlineKeyboardBuilder()
-    if order.status == OrderStatus.delivered:
+    if order.status in DELIVERED:
         builder.button(
             text=_("💸 Ask for a refund"),
             callback_data=OrderCb(purpose=Purpose.refund, order_id=order.order_id),

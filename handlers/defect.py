@@ -25,7 +25,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain import policies
 from bot.domain.cases import CaseType, Entry
-from bot.domain.orders import Buyer, OrderStatus, order_status_label
+from bot.domain.orders import Buyer, order_status_label
 from bot.domain.policies import DEFECT_MAX_PHOTOS, DEFECT_MIN_PHOTOS
 from bot.i18n import ngettext
 from bot.services import Services
@@ -44,7 +44,7 @@ from handlers.order_picker import (
 )
 from storage.models import Order, User
 
-STATUSES = (OrderStatus.shipped, OrderStatus.delivered)
+STATUSES = policies.IN_HANDS
 
 # A photo, or an image sent as a file (which keeps its full quality).
 IMAGE = F.photo | F.document.mime_type.startswith("image/")

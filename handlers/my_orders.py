@@ -13,7 +13,14 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain import formatting
-from bot.domain.orders import Buyer, OrderStatus, PaymentMethod, order_status_label
+from bot.domain.orders import (
+    ACTIVE,
+    DELIVERED,
+    Buyer,
+    OrderStatus,
+    PaymentMethod,
+    order_status_label,
+)
 from bot.i18n import N_, ngettext
 from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
@@ -32,13 +39,15 @@ ACTIONS: dict[str, tuple[Purpose | MenuAction, ...]] = {
     OrderStatus.paid: (Purpose.cancel, Purpose.seller),
     OrderStatus.shipped: (Purpose.defect, Purpose.seller),
     OrderStatus.delivered: (Purpose.refund, Purpose.defect, Purpose.seller),
+    OrderStatus.awaiting_review: (Purpose.refund, Purpose.defect, Purpose.seller),
     OrderStatus.cancelled: (Purpose.refund, Purpose.seller),
     OrderStatus.refunded: (Purpose.refund, Purpose.seller),
 }
 
 
 def summary(counts: dict[str, int]) -> str:
-    """ "You have 8 orders:" and a line per state, with real plural forms."""
+    """ "You have 8 orders:", a line per state, and how many are active (paid, not with
+    the buyer yet), with real plural forms."""
     total = sum(counts.values())
     lines = [ngettext("You have {count} order:", "You have {count} orders:", total)]
     lines[0] = lines[0].format(count=formatting.number(total))
@@ -50,6 +59,15 @@ def summary(counts: dict[str, int]) -> str:
                 count=formatting.number(n)
             )
             lines.append(f"• {label[:1].upper()}{label[1:]}: {orders}")
+    active = sum(counts.get(status, 0) for status in ACTIVE)
+    if active:
+        lines.append(
+            ngettext(
+                "{count} order is active: paid and not with you yet.",
+                "{count} orders are active: paid and not with you yet.",
+                active,
+            ).format(count=formatting.number(active))
+        )
     return "\n".join(lines)
 
 
@@ -78,11 +96,7 @@ def order_card(order: Order, tz: ZoneInfo) -> str:
 
 def order_actions(order: Order) -> InlineKeyboardMarkup:
     # A delivered order has no refund yet: the buyer can ask for one.
-    refund = (
-        _("💸 Ask for a refund")
-        if order.status == OrderStatus.delivered
-        else _("💸 Where is my refund")
-    )
+    refund = _("💸 Ask for a refund") if order.status in DELIVERED else _("💸 Where is my refund")
     labels = {
         Purpose.cancel: _("❌ Cancel this order"),
         Purpose.refund: refund,

@@ -21,7 +21,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain import formatting, policies
 from bot.domain.cases import CaseType, Entry
-from bot.domain.orders import Buyer, OrderStatus, order_status_label
+from bot.domain.orders import DELIVERED, Buyer, OrderStatus, order_status_label
 from bot.domain.policies import RefundVerdict
 from bot.services import Services
 from bot.ui.callbacks import MenuAction
@@ -40,7 +40,7 @@ from handlers.order_picker import (
 )
 from storage.models import Order, User
 
-STATUSES = (OrderStatus.cancelled, OrderStatus.refunded, OrderStatus.delivered)
+STATUSES = (OrderStatus.cancelled, OrderStatus.refunded, *DELIVERED)
 
 
 class RefundDialog(StatesGroup):

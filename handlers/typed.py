@@ -31,7 +31,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain import formatting, policies
 from bot.domain.cases import CaseType
-from bot.domain.orders import Buyer, OrderStatus
+from bot.domain.orders import ACTIVE, DELIVERED, Buyer, OrderStatus
 from bot.domain.policies import CancelVerdict, RefundVerdict
 from bot.i18n import N_
 from bot.intents import Intent, Recogniser, Understanding
@@ -113,8 +113,6 @@ ORDER_LISTS = {
         ),
     ),
 }
-ACTIVE = (OrderStatus.paid, OrderStatus.shipped)
-"""Orders a buyer asking "where is my order" most likely means."""
 # A clear "talk to a person" inside a dialog is at most this many words.
 SHORT_REQUEST = 6
 # Steps where typed words are the request to a person itself.
@@ -407,7 +405,7 @@ def where_text(order: Order, svc: Services) -> str:
             "several weeks, and the tracking may stay still for days between countries. "
             "If it has not arrived after a long wait, or arrived damaged, tell us."
         ).format(placed=placed)
-    elif status == OrderStatus.delivered:
+    elif status in DELIVERED:
         body = _(
             "delivered. If you have not received it, talk to a person right away; if "
             "something is wrong with the item, report it as defective or damaged."
@@ -430,7 +428,7 @@ def where_keyboard(order: Order) -> InlineKeyboardMarkup:
             text=_("❌ Cancel an order"),
             callback_data=IntentCb(intent=Intent.cancel, order_id=order.order_id),
         )
-    if status in (OrderStatus.shipped, OrderStatus.delivered):
+    if status in policies.IN_HANDS:
         builder.button(
             text=_("📦 Defective or damaged item"),
             callback_data=IntentCb(intent=Intent.defect, order_id=order.order_id),

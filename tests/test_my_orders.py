@@ -59,6 +59,35 @@ async def test_counts_per_state_use_real_plural_forms(
     assert listing["text"].splitlines()[:4] == expected
 
 
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("en", ["You have 5 orders:", "• Awaiting shipment: 1 order", "• On its way: 2 orders",
+                "• Awaiting your review: 2 orders",
+                "3 orders are active: paid and not with you yet."]),
+        ("ru", ["У вас 5 заказов:", "• Ждёт отправки: 1 заказ", "• В пути: 2 заказа",
+                "• Ждёт вашего отзыва: 2 заказа", "3 заказа активны: оплачены, но ещё не у вас."]),
+    ],
+)  # fmt: skip
+async def test_awaiting_review_and_active_orders_are_counted(
+    sandbox: Sandbox, lang: str, expected: list[str]
+) -> None:
+    counts = {OrderStatus.paid: 1, OrderStatus.shipped: 2, OrderStatus.awaiting_review: 2}
+    await seed(sandbox, *orders_of(sandbox, 41, counts))
+    anna = sandbox.person(41, "Anna", language_code=lang)
+    await anna.send("/start")
+    [listing] = await anna.press({"en": "My orders", "ru": "Мои заказы"}[lang])
+    assert listing["text"].splitlines()[:5] == expected
+    # Delivered and confirmed: the buyer may ask for a refund or report a defect.
+    [shown] = await anna.press(data=OrderCb(purpose=Purpose.view, order_id="AWA-41-0").pack())
+    data = [d for _, d in anna.buttons(shown)][:-2]
+    assert [OrderCb.unpack(d).purpose for d in data] == [
+        Purpose.refund,
+        Purpose.defect,
+        Purpose.seller,
+    ]
+
+
 async def test_one_order_in_russian(sandbox: Sandbox) -> None:
     await seed(sandbox, *orders_of(sandbox, 31, {OrderStatus.shipped: 1}))
     anna = sandbox.person(31, "Анна", language_code="ru")
