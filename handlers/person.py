@@ -65,11 +65,13 @@ class Handover:
 async def handover(state: FSMContext, svc: Services, account: User) -> Handover:
     """What the dialog the buyer is in knows (nothing outside a dialog)."""
     current = await state.get_state()
+    data = await state.get_data()
+    if current == PersonDialog.describe.state:
+        return Handover(**data.get("handover", {}))  # pressed again: nothing is lost
     found = next(((t, topic) for group, t, topic in DIALOGS if current in group), None)
     if current is None or found is None:
         return Handover()
     type_, topic = found
-    data = await state.get_data()
     order = None
     if data.get("order_id"):
         order = await svc.orders.find(Buyer.of(account), str(data["order_id"]))
@@ -79,8 +81,8 @@ async def handover(state: FSMContext, svc: Services, account: User) -> Handover:
         != policies.CancelVerdict.review
     ):
         type_ = CaseType.general  # only a late cancellation is the agents' review
-    if type_ == CaseType.defect and "description" not in data:
-        type_ = CaseType.general  # no claim begun yet
+    if type_ == CaseType.defect and order is None:
+        type_ = CaseType.general  # no order a claim could be about yet
     entries = [data["description"], *data.get("photos", [])] if "description" in data else []
     return Handover(
         type=type_,

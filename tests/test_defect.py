@@ -318,3 +318,19 @@ async def test_a_person_asked_for_mid_claim_gets_the_order_description_and_photo
         DESCRIPTION,
         "The seller refuses to answer, please help",
     ]
+
+
+async def test_a_person_asked_for_at_the_description_step_gets_a_defect_case_about_the_order(
+    sandbox: Sandbox, lang: str
+) -> None:
+    await add_orders(sandbox, order("D1", BUYER, "delivered", placed_at=START - timedelta(days=20)))
+    t = TEXT[lang]
+    anna = sandbox.person(BUYER, "Anna", language_code=lang)
+    await anna.send("/start")
+    await anna.press(t["menu"])
+    await anna.press("D1 · ")
+    await anna.press({"en": "Talk to a person", "ru": "Связаться с сотрудником"}[lang])
+    await anna.send("I can't take photos, the item smells of burning")
+    case, messages = await only_case(sandbox, BUYER)
+    assert (case.type, case.order_id) == ("defect", "D1")
+    assert [m.sender for m in messages] == ["bot", "buyer"]
