@@ -83,7 +83,9 @@ async def handover(state: FSMContext, svc: Services, account: User) -> Handover:
         type_ = CaseType.general  # only a late cancellation is the agents' review
     if type_ == CaseType.defect and order is None:
         type_ = CaseType.general  # no order a claim could be about yet
-    entries = [data["description"], *data.get("photos", [])] if "description" in data else []
+    entries = []
+    if current in DefectDialog and "description" in data:
+        entries = [data["description"], *data.get("photos", [])]
     return Handover(
         type=type_,
         topic=topic,

@@ -63,9 +63,11 @@ async def test_question_about_an_order_becomes_a_case(
     assert intro["text"].startswith(t["intro"])
     labels = [label for label, _ in buyer.buttons(intro)]
     assert labels[0].endswith(t["no_order"])
+    assert "m:person" in [data for _, data in buyer.buttons(intro)]  # a person, at every step
     await buyer.press(data=OrderCb(purpose=Purpose.seller, order_id="DEMO-50-09").pack())
     [ask] = buyer.inbox()[-1:]
     assert ask["text"].startswith(t["ask_order"].format(id=50))
+    assert "m:person" in [data for _, data in buyer.buttons(ask)]
     [done] = await buyer.send("Does it come with a charging cable?")
     assert done["text"].startswith(t["done"])
     assert t["case"] in done["text"]
