@@ -235,7 +235,7 @@ async def show_page(query: CallbackQuery, keyboard: InlineKeyboardMarkup) -> Non
     """Put another page of a list under the message whose page button was pressed."""
     await query.answer()
     if isinstance(query.message, Message):
-        await query.message.edit_reply_markup(reply_markup=keyboard)
+        await query.message.edit_text(query.message.text or "", reply_markup=keyboard)
 
 
 async def page_number(query: CallbackQuery) -> None:
