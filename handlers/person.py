@@ -102,10 +102,15 @@ async def enter(query: CallbackQuery, state: FSMContext, svc: Services, account:
     await query.answer()
     if not isinstance(query.message, Message):
         return
-    if given.order_id is not None:
+    if given.order_id is not None and given.entries:
         text = _(
             "Tell me in one message what you need, and I will pass it to a support agent "
             "together with order #{number} and what you have already told me."
+        ).format(number=given.order_id)
+    elif given.order_id is not None:
+        text = _(
+            "Tell me in one message what you need, and I will pass it to a support agent "
+            "together with order #{number}."
         ).format(number=given.order_id)
     else:
         text = _(
