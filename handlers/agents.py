@@ -38,6 +38,7 @@ from bot.reports.render import render_telegram
 from bot.reports.service import ReportError, stats_period, tag_name
 from bot.services import Services
 from bot.ui.callbacks import RateCb
+from bot.ui.keyboards import main_menu
 from storage.models import Case
 from storage.repositories.reports import Segment
 
@@ -211,8 +212,10 @@ async def resolve(query: CallbackQuery, callback_data: CaseCb, svc: Services) ->
 
 
 async def close(query: CallbackQuery, callback_data: CaseCb, svc: Services) -> None:
-    line = _("🚫 {agent} closed the case without action.")
-    await _change(query, svc, callback_data.case_id, svc.cases.close, line)
+    """Close the case without action; its buyer is told, so their next message is not a
+    surprise."""
+    line = _("🚫 {agent} closed the case without action; the buyer is told.")
+    await _change(query, svc, callback_data.case_id, svc.cases.close, line, closed_notice)
 
 
 async def reopen(query: CallbackQuery, callback_data: CaseCb, svc: Services) -> None:
@@ -319,10 +322,22 @@ async def _tell_topic(
 ) -> None:
     """Say in the case's topic what a button changed, or tell the agent nothing did."""
     if not done:
-        await query.answer(_("Nothing to change: the case is already like that."))
+        await query.answer(_("Nothing changed: the case is already in that state."))
         return
     await query.answer()
     svc.after_commit(lambda h, b: h.tell_topic(b, case.id, lambda: _plain(line)))
+
+
+def closed_notice(case_id: int) -> Notice:
+    """The buyer's notice that an agent closed their case, with the menu to start anew."""
+
+    def notice() -> tuple[str, InlineKeyboardMarkup | None]:
+        return _(
+            "Your request #{number} has been closed by the support team. If you still need "
+            "help, choose a topic below and I will take it from there."
+        ).format(number=case_id), main_menu()
+
+    return notice
 
 
 def rating_request(case_id: int) -> Notice:
@@ -334,7 +349,7 @@ def rating_request(case_id: int) -> Notice:
             builder.button(text=f"{score} ⭐", callback_data=RateCb(case_id=case_id, score=score))
         builder.adjust(5)
         return _(
-            "Your request №{number} is resolved. How would you rate our help? Tap 1 to 5 stars."
+            "Your request #{number} is resolved. How would you rate our help? Tap 1 to 5 stars."
         ).format(number=case_id), builder.as_markup()
 
     return notice

@@ -20,7 +20,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain import formatting, policies
 from bot.domain.cases import CaseType, Entry
-from bot.domain.orders import Buyer, OrderStatus, order_status_label
+from bot.domain.orders import DELIVERED, Buyer, OrderStatus, order_status_label
 from bot.domain.policies import CancelVerdict
 from bot.i18n import N_, ngettext
 from bot.services import Services
@@ -92,18 +92,20 @@ def confirm_keyboard(order: Order, label: str) -> InlineKeyboardMarkup:
 
 
 def elsewhere_keyboard(order: Order) -> InlineKeyboardMarkup:
-    """Where a buyer goes when the order can no longer be cancelled."""
+    """Where a buyer goes when the order can no longer be cancelled: for a delivered one,
+    the refund and defect dialogs; for a paid one already cancelled, its refund. An order
+    on its way has nothing to do until it arrives but Back and a person."""
     builder = InlineKeyboardBuilder()
-    if order.status in (OrderStatus.shipped, OrderStatus.delivered):
+    if order.status in DELIVERED:
         builder.button(
-            text=_("💸 Refund"),
+            text=_("💸 Ask for a refund"),
             callback_data=OrderCb(purpose=Purpose.refund, order_id=order.order_id),
         )
         builder.button(
             text=_("📦 Defective or damaged item"),
             callback_data=OrderCb(purpose=Purpose.defect, order_id=order.order_id),
         )
-    elif order.paid_at is not None:
+    elif order.status in (OrderStatus.cancelled, OrderStatus.refunded) and order.paid_at:
         builder.button(
             text=_("💸 When will my money be back?"),
             callback_data=OrderCb(purpose=Purpose.refund, order_id=order.order_id),
@@ -140,6 +142,7 @@ async def show_order(
     """Tell the buyer what cancelling this order means, and ask to confirm when it can go on."""
     verdict = policies.cancel_verdict(order, svc.settings, svc.clock.now())
     summary = order_summary(order)
+    await state.update_data(order_id=order.order_id)  # for a person, should the buyer ask
     if verdict == CancelVerdict.closed:
         await state.set_state(CancelDialog.order)
         await target.answer(
@@ -151,18 +154,24 @@ async def show_order(
         return
     if verdict == CancelVerdict.shipped:
         await state.set_state(CancelDialog.order)
-        await target.answer(
-            _(
-                "Your {order} is already {status}, so it can no longer be cancelled: the "
-                "parcel is in the hands of the delivery service or already yours.\n\n"
-                "If you don't need the item or something is wrong with it, ask for a refund "
-                "or report a defective or damaged item."
-            ).format(order=summary, status=order_status_label(order.status)),
-            reply_markup=elsewhere_keyboard(order),
-        )
+        if order.status == OrderStatus.shipped:
+            text = _(
+                "Your {order} has already been handed to the delivery service, so it can "
+                "no longer be cancelled.\n\nIf you don't need it any more, wait for the "
+                "parcel: you can refuse it when it arrives, or return it after you receive "
+                "it, and the money comes back after the return. If you have a question about "
+                "the delivery, talk to a person."
+            )
+        else:
+            text = _(
+                "Your {order} has been delivered to you, so it can no longer be cancelled."
+                "\n\nIf you don't need it, ask for a refund: you can return the item. If "
+                "something is wrong with it, report it as defective or damaged."
+            )
+        await target.answer(text.format(order=summary), reply_markup=elsewhere_keyboard(order))
         return
     await state.set_state(CancelDialog.confirm)
-    await state.update_data(order_id=order.order_id, shown=verdict.value)
+    await state.update_data(shown=verdict.value)
     if verdict == CancelVerdict.unpaid:
         text = _("Cancel your {order}? It has not been paid, so nothing will be charged.").format(
             order=summary
@@ -212,7 +221,7 @@ async def open_review(
         reason=reason,
         entries=[entry],
         intro=_(
-            "Your request to cancel order №{number} is with the support team. Until an "
+            "Your request to cancel order #{number} is with the support team. Until an "
             "agent decides, the order stays as it is."
         ).format(number=order_id),
     )
@@ -224,8 +233,8 @@ QUESTION = OrderQuestion(
     statuses=STATUSES,
     prompt=lambda: _("Which order do you want to cancel? Choose it below or type its number."),
     no_orders=lambda: _(
-        "I don't see orders of yours that could still be cancelled. If you have the "
-        "order number, type it."
+        "None of your orders can still be cancelled. If you mean an order that is not "
+        "listed, type its number."
     ),
 )
 
@@ -253,7 +262,7 @@ async def confirmed(
         await reply(
             query,
             _(
-                "Done: order №{number} is cancelled. It was not paid, so nothing was charged."
+                "Done: order #{number} is cancelled. It was not paid, so nothing was charged."
             ).format(number=number),
             main_menu(),
         )
@@ -267,16 +276,18 @@ async def confirmed(
         await svc.commit()
         await reply(
             query,
-            _("Done: order №{number} is cancelled and the refund is issued.").format(number=number)
+            _("Done: order #{number} is cancelled and the refund is issued.").format(number=number)
             + "\n\n"
-            + refund_arrival(order, svc.settings),
+            + refund_arrival(order, svc.settings, just_issued=True),
             main_menu(),
         )
     elif verdict == CancelVerdict.review:
         await state.set_state(CancelDialog.reason)
         text = _(
-            "Why do you want to cancel order №{number}? Choose a reason below or write it "
-            "in your own words."
+            "Why do you want to cancel order #{number}? Choose a reason below or write it "
+            "in your own words.\n\nPlease keep in mind: the agent can cancel the order now "
+            "only for a weighty reason, such as a wrong address or a wrong item ordered. "
+            "A change of mind or a lower price elsewhere is usually not enough."
         ).format(number=number)
         if data.get("shown") == CancelVerdict.instant:
             # The window closed while the buyer was reading: say so instead of surprising.

@@ -25,7 +25,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain import policies
 from bot.domain.cases import CaseType, Entry
-from bot.domain.orders import Buyer, OrderStatus, order_status_label
+from bot.domain.orders import Buyer, order_status_label
 from bot.domain.policies import DEFECT_MAX_PHOTOS, DEFECT_MIN_PHOTOS
 from bot.i18n import ngettext
 from bot.services import Services
@@ -44,7 +44,7 @@ from handlers.order_picker import (
 )
 from storage.models import Order, User
 
-STATUSES = (OrderStatus.shipped, OrderStatus.delivered)
+STATUSES = policies.IN_HANDS
 
 # A photo, or an image sent as a file (which keeps its full quality).
 IMAGE = F.photo | F.document.mime_type.startswith("image/")
@@ -164,8 +164,8 @@ QUESTION = OrderQuestion(
         "Which order has a defective or damaged item? Choose it below or type its number."
     ),
     no_orders=lambda: _(
-        "I don't see orders of yours that are on their way or delivered. If you have "
-        "the order number, type it."
+        "You have no orders on their way or delivered. If you mean an order that is not "
+        "listed, type its number."
     ),
 )
 
@@ -181,25 +181,42 @@ async def describe_expected(message: Message) -> None:
     )
 
 
+def refused_text(count: int) -> str:
+    return ngettext(
+        "{count} photo was not added: a claim takes at most {max}, and I already have them "
+        "all. The ones I have are kept: press Done to go on.",
+        "{count} photos were not added: a claim takes at most {max}, and I already have them "
+        "all. The ones I have are kept: press Done to go on.",
+        count,
+    ).format(count=count, max=DEFECT_MAX_PHOTOS)
+
+
+async def refuse_photo(message: Message, state: FSMContext, bot: Bot, data: dict[str, Any]) -> None:
+    """A photo over the limit: one message per album, counting the photos left out."""
+    group = message.media_group_id
+    same_album = group is not None and group == data.get("refused_group")
+    count = data.get("refused", 0) + 1 if same_album else 1
+    text = refused_text(count)
+    markup = photos_keyboard(str(data["order_id"]), DEFECT_MAX_PHOTOS)
+    refused_id: int | None = data.get("refused_id") if same_album else None
+    if refused_id is not None:
+        # The next refused part of the same album: the count in that message goes up.
+        with suppress(TelegramBadRequest):
+            await bot.edit_message_text(
+                text=text, chat_id=message.chat.id, message_id=refused_id, reply_markup=markup
+            )
+    else:
+        refused_id = (await message.answer(text, reply_markup=markup)).message_id
+    await state.update_data(refused_group=group, refused=count, refused_id=refused_id)
+
+
 async def photo(message: Message, state: FSMContext, bot: Bot) -> None:
     data = await state.get_data()
     order_id = str(data["order_id"])
     photos: list[dict[str, Any]] = data.get("photos", [])
     group = message.media_group_id
     if len(photos) >= DEFECT_MAX_PHOTOS:
-        # One answer per album, not one per refused part.
-        if group is None or group != data.get("refused_group"):
-            await message.answer(
-                ngettext(
-                    "I already have {max} photo, the most one claim can take, so I did not "
-                    "add this one. The ones I have are kept: press Done to go on.",
-                    "I already have {max} photos, the most one claim can take, so I did not "
-                    "add this one. The ones I have are kept: press Done to go on.",
-                    DEFECT_MAX_PHOTOS,
-                ).format(max=DEFECT_MAX_PHOTOS),
-                reply_markup=photos_keyboard(order_id, len(photos)),
-            )
-        await state.update_data(refused_group=group)
+        await refuse_photo(message, state, bot, data)
         return
     photos.append(asdict(Entry.from_message(message)))
     text = photos_progress(len(photos))
@@ -268,7 +285,7 @@ async def done(
         query,
         _(
             "Please check your claim before I send it:\n\n"
-            "Order №{number}: {title}\nProblem: {description}\nPhotos: {count}\n\n"
+            "Order #{number}: {title}\nProblem: {description}\nPhotos: {count}\n\n"
             "Send it to the support team?"
         ).format(
             number=order.order_id,
@@ -304,11 +321,13 @@ async def send(
     await svc.commit()
     await reply(
         query,
-        _("Your claim about order №{number} and its photos are with the support team.").format(
-            number=callback_data.order_id
-        )
-        + "\n\n"
-        + case_opened(opened, svc.cases),
+        case_opened(
+            opened,
+            svc.cases,
+            _("Your claim about order #{number} and its photos are with the support team.").format(
+                number=callback_data.order_id
+            ),
+        ),
         main_menu(),
     )
 

@@ -13,7 +13,14 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain import formatting
-from bot.domain.orders import Buyer, OrderStatus, PaymentMethod, order_status_label
+from bot.domain.orders import (
+    ACTIVE,
+    DELIVERED,
+    Buyer,
+    OrderStatus,
+    PaymentMethod,
+    order_status_label,
+)
 from bot.i18n import N_, ngettext
 from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
@@ -22,9 +29,9 @@ from handlers.order_picker import OrderCb, OrderPageCb, Purpose, order_keyboard,
 from storage.models import Order, User
 
 METHOD_LABELS = {
-    PaymentMethod.card: N_("bank card"),
-    PaymentMethod.wallet: N_("e-wallet"),
-    PaymentMethod.bonus: N_("marketplace bonuses"),
+    PaymentMethod.card: N_("by bank card"),
+    PaymentMethod.wallet: N_("by e-wallet"),
+    PaymentMethod.bonus: N_("with marketplace bonuses"),
 }
 # The dialogs that make sense for an order in each state.
 ACTIONS: dict[str, tuple[Purpose | MenuAction, ...]] = {
@@ -32,13 +39,15 @@ ACTIONS: dict[str, tuple[Purpose | MenuAction, ...]] = {
     OrderStatus.paid: (Purpose.cancel, Purpose.seller),
     OrderStatus.shipped: (Purpose.defect, Purpose.seller),
     OrderStatus.delivered: (Purpose.refund, Purpose.defect, Purpose.seller),
+    OrderStatus.awaiting_review: (Purpose.refund, Purpose.defect, Purpose.seller),
     OrderStatus.cancelled: (Purpose.refund, Purpose.seller),
     OrderStatus.refunded: (Purpose.refund, Purpose.seller),
 }
 
 
 def summary(counts: dict[str, int]) -> str:
-    """ "You have 8 orders:" and a line per state, with real plural forms."""
+    """ "You have 8 orders:", a line per state, and how many are active (paid, not with
+    the buyer yet), with real plural forms."""
     total = sum(counts.values())
     lines = [ngettext("You have {count} order:", "You have {count} orders:", total)]
     lines[0] = lines[0].format(count=formatting.number(total))
@@ -50,6 +59,15 @@ def summary(counts: dict[str, int]) -> str:
                 count=formatting.number(n)
             )
             lines.append(f"• {label[:1].upper()}{label[1:]}: {orders}")
+    active = sum(counts.get(status, 0) for status in ACTIVE)
+    if active:
+        lines.append(
+            ngettext(
+                "{count} order is active: paid and not with you yet.",
+                "{count} orders are active: paid and not with you yet.",
+                active,
+            ).format(count=formatting.number(active))
+        )
     return "\n".join(lines)
 
 
@@ -57,14 +75,14 @@ def order_card(order: Order, tz: ZoneInfo) -> str:
     """The order as its buyer reads it: title, amount, state and dates."""
     lines = [
         f"🧾 {order.title}",
-        _("Order №{number}").format(number=order.order_id),
+        _("Order #{number}").format(number=order.order_id),
         _("Amount: {amount}").format(amount=formatting.money(order.amount, order.currency)),
         _("Status: {status}").format(status=order_status_label(order.status)),
         _("Placed: {moment}").format(moment=formatting.moment(order.placed_at, tz)),
     ]
     if order.paid_at is not None:
         lines.append(
-            _("Paid: {moment}, with {method}").format(
+            _("Paid: {moment}, {method}").format(
                 moment=formatting.moment(order.paid_at, tz),
                 method=_(METHOD_LABELS[PaymentMethod(order.payment_method)]),
             )
@@ -77,17 +95,19 @@ def order_card(order: Order, tz: ZoneInfo) -> str:
 
 
 def order_actions(order: Order) -> InlineKeyboardMarkup:
+    # A delivered order has no refund yet: the buyer can ask for one.
+    refund = _("💸 Ask for a refund") if order.status in DELIVERED else _("💸 Where is my refund")
     labels = {
         Purpose.cancel: _("❌ Cancel this order"),
-        Purpose.refund: _("💸 Where is my refund"),
+        Purpose.refund: refund,
         Purpose.defect: _("📦 Defective or damaged"),
         Purpose.seller: _("✉️ Ask the seller"),
         MenuAction.payment: _("💳 The payment fails"),
     }
     builder = InlineKeyboardBuilder()
     for action in ACTIONS.get(order.status, (Purpose.seller,)):
-        if action is Purpose.refund and order.paid_at is None and order.status != "delivered":
-            continue
+        if action is Purpose.refund and order.paid_at is None:
+            continue  # never paid: there is no money to return
         data = (
             MenuCb(action=action)
             if isinstance(action, MenuAction)

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -43,7 +41,7 @@ from bot.domain.orders import Buyer, OrderSource, order_status_label
 from bot.i18n import N_
 from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
-from bot.ui.keyboards import back_to_menu, main_menu
+from bot.ui.keyboards import back_to_menu, main_menu, person_button
 from bot.ui.replies import ChatMessage, open_case, reply
 from handlers.free_text import FreeText
 from storage.models import Order, User
@@ -67,6 +65,10 @@ class OrderCb(CallbackData, prefix="o"):
 class OrderPageCb(CallbackData, prefix="op"):
     purpose: Purpose
     page: int
+
+
+class PageNumberCb(CallbackData, prefix="pn"):
+    """The "Page 2 of 3" button of a list: it only says where the buyer is."""
 
 
 class UnknownOrderCb(CallbackData, prefix="uo"):
@@ -103,7 +105,7 @@ def typed_number(text: str) -> str | None:
 
 def order_summary(order: Order) -> str:
     """One line naming an order for the buyer: number, title, amount."""
-    return _("order №{number} ({title}, {amount})").format(
+    return _("order #{number} ({title}, {amount})").format(
         number=order.order_id,
         title=order.title,
         amount=formatting.money(order.amount, order.currency),
@@ -112,7 +114,9 @@ def order_summary(order: Order) -> str:
 
 def order_button_text(order: Order) -> str:
     title = order.title if len(order.title) <= 28 else order.title[:27] + "…"
-    return f"{title} · №{order.order_id} · {order_status_label(order.status)}"
+    return _("{title} · #{number} · {status}").format(
+        title=title, number=order.order_id, status=order_status_label(order.status)
+    )
 
 
 async def order_keyboard(
@@ -148,7 +152,7 @@ async def order_keyboard(
         navigation.append(
             InlineKeyboardButton(
                 text=_("Page {page} of {pages}").format(page=page + 1, pages=pages),
-                callback_data=OrderPageCb(purpose=purpose, page=page).pack(),
+                callback_data=PageNumberCb().pack(),
             )
         )
         if page < pages - 1:
@@ -162,7 +166,8 @@ async def order_keyboard(
     builder.row(
         InlineKeyboardButton(
             text=_("⬅️ Main menu"), callback_data=MenuCb(action=MenuAction.home).pack()
-        )
+        ),
+        person_button(),
     )
     return builder.as_markup(), total
 
@@ -213,9 +218,7 @@ async def turn_page(
     )
     await query.answer()
     if isinstance(query.message, Message):
-        # Pressing the current page's own button changes nothing; Telegram says so.
-        with suppress(TelegramBadRequest):
-            await query.message.edit_reply_markup(reply_markup=markup)
+        await query.message.edit_reply_markup(reply_markup=markup)
 
 
 def page_turner(router: Router, purpose: Purpose, statuses: Sequence[str]) -> None:
@@ -231,14 +234,18 @@ def page_turner(router: Router, purpose: Purpose, statuses: Sequence[str]) -> No
 async def show_page(query: CallbackQuery, keyboard: InlineKeyboardMarkup) -> None:
     """Put another page of a list under the message whose page button was pressed."""
     await query.answer()
-    # Not when it already shows that page (its own "Page 2 of 3" button).
-    if isinstance(query.message, Message) and query.message.reply_markup != keyboard:
+    if isinstance(query.message, Message):
         await query.message.edit_text(query.message.text or "", reply_markup=keyboard)
+
+
+async def page_number(query: CallbackQuery) -> None:
+    """The page-number button: nothing to do, and nothing to say."""
+    await query.answer()
 
 
 def not_found_text(number: str) -> str:
     return _(
-        "I can't find order №{number} among your orders. Check the number, or choose the "
+        "I can't find order #{number} among your orders. Check the number, or choose the "
         "order from the list.\n\nIf the number is right (for example, the order is not on "
         "record with me yet), I can pass your question to a support agent with this number."
     ).format(number=number)
@@ -247,7 +254,7 @@ def not_found_text(number: str) -> str:
 def not_found_keyboard(purpose: Purpose, number: str) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(
-        text=_("📝 Ask support about №{number}").format(number=number),
+        text=_("📝 Ask support about #{number}").format(number=number),
         callback_data=UnknownOrderCb(purpose=purpose, number=number),
     )
     builder.button(text=_("⬅️ Main menu"), callback_data=MenuCb(action=MenuAction.home))
@@ -312,7 +319,7 @@ async def offer_taken(
     await reply(
         query,
         _(
-            "Tell me in one message what you need with order №{number}, and I will pass "
+            "Tell me in one message what you need with order #{number}, and I will pass "
             "it to a support agent together with the number."
         ).format(number=number),
         back_to_menu(),
@@ -326,7 +333,7 @@ async def described(
     number = str(data["number"])
     with i18n.use_locale(svc.settings.agent_locale):
         note = _(
-            "The buyer asked about order №{number} ({topic}); it is not among their "
+            "The buyer asked about order #{number} ({topic}); it is not among their "
             "orders on record."
         ).format(number=number, topic=_(PURPOSE_TOPICS[Purpose(data["purpose"])]))
         reason = _("Order number as the buyer typed it: {number}. {text}").format(
@@ -458,6 +465,7 @@ def ask_order(router: Router, question: OrderQuestion) -> None:
 def create_router() -> Router:
     """The offer to pass an order number the bot cannot find to an agent."""
     router = Router(name=__name__)
+    router.callback_query.register(page_number, PageNumberCb.filter(), StateFilter("*"))
     router.callback_query.register(offer_taken, UnknownOrderCb.filter(), StateFilter("*"))
     router.message.register(described, UnknownOrder.describe, F.text)
     router.message.register(not_described, UnknownOrder.describe)

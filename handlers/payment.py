@@ -14,7 +14,7 @@ from aiogram.filters import StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -23,7 +23,7 @@ from bot.domain.cases import CaseType
 from bot.i18n import N_
 from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
-from bot.ui.keyboards import main_menu
+from bot.ui.keyboards import main_menu, person_button
 from bot.ui.replies import open_case_from_text
 from handlers.free_text import FreeText
 from storage.models import User
@@ -99,8 +99,13 @@ def _keyboard(*buttons: tuple[str, PayAction]) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for label, action in buttons:
         builder.button(text=label, callback_data=PayCb(action=action))
-    builder.button(text=_("⬅️ Main menu"), callback_data=MenuCb(action=MenuAction.home))
     builder.adjust(1)
+    builder.row(
+        InlineKeyboardButton(
+            text=_("⬅️ Main menu"), callback_data=MenuCb(action=MenuAction.home).pack()
+        ),
+        person_button(),
+    )
     return builder.as_markup()
 
 
@@ -120,7 +125,7 @@ def cause_screen(index: int) -> tuple[str, InlineKeyboardMarkup]:
     return text + "\n\n" + _(todo), _keyboard(
         (_("✅ That's it, thank you"), PayAction.solved),
         (_("🤷 None of these") if last else _("➡️ Not this, next cause"), PayAction.next),
-        (_("◀️ Back"), PayAction.back),
+        (_("⬅️ Back"), PayAction.back),
     )
 
 
@@ -134,7 +139,7 @@ def advice_screen() -> tuple[str, InlineKeyboardMarkup]:
     return text, _keyboard(
         (_("😟 It still fails"), PayAction.failing),
         (_("👍 OK, I'll try later"), PayAction.later),
-        (_("◀️ Back"), PayAction.back),
+        (_("⬅️ Back"), PayAction.back),
     )
 
 
@@ -145,7 +150,7 @@ def describe_screen() -> tuple[str, InlineKeyboardMarkup]:
         "message you see.\n\nDon't send the card number or its security code: we never "
         "need them."
     )
-    return text, _keyboard((_("◀️ Back"), PayAction.back))
+    return text, _keyboard((_("⬅️ Back"), PayAction.back))
 
 
 async def _show(target: Message, screen: tuple[str, InlineKeyboardMarkup]) -> None:

@@ -21,7 +21,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain import formatting, policies
 from bot.domain.cases import CaseType, Entry
-from bot.domain.orders import Buyer, OrderStatus, order_status_label
+from bot.domain.orders import DELIVERED, Buyer, OrderStatus, order_status_label
 from bot.domain.policies import RefundVerdict
 from bot.services import Services
 from bot.ui.callbacks import MenuAction
@@ -40,7 +40,7 @@ from handlers.order_picker import (
 )
 from storage.models import Order, User
 
-STATUSES = (OrderStatus.cancelled, OrderStatus.refunded, OrderStatus.delivered)
+STATUSES = (OrderStatus.cancelled, OrderStatus.refunded, *DELIVERED)
 
 
 class RefundDialog(StatesGroup):
@@ -129,13 +129,13 @@ async def show_order(
         case RefundVerdict.in_transit:
             await target.answer(
                 _(
-                    "Your {order} is on its way, so there is nothing to refund yet. If it "
-                    "arrives damaged or not as described, report it here and support will "
-                    "arrange the refund."
+                    "Your {order} is on its way, so no money has been paid back for it. If "
+                    "you don't need it any more, wait for the parcel: you can refuse it when "
+                    "it arrives, or return it after you receive it, and the money comes back "
+                    "after the return. If it arrives damaged or not as described, report it "
+                    "here and support will arrange the refund."
                 ).format(order=summary),
-                reply_markup=onward_keyboard(
-                    order, Purpose.defect, _("📦 Defective or damaged item")
-                ),
+                reply_markup=back_keyboard(order),
             )
         case RefundVerdict.delivered:
             await state.set_state(RefundDialog.why)
@@ -160,7 +160,7 @@ async def show_order(
             # Dates in each reader's own language: the note's agent, the intro's buyer.
             with i18n.use_locale(svc.settings.agent_locale):
                 note = _(
-                    "Refund for order №{number} issued {issued}, due by {due}; the buyer says "
+                    "Refund for order #{number} issued {issued}, due by {due}; the buyer says "
                     "it has not arrived."
                 ).format(
                     number=number, issued=formatting.day(issued, tz), due=formatting.day(due, tz)
@@ -175,7 +175,7 @@ async def show_order(
         case RefundVerdict.unrecorded:
             with i18n.use_locale(svc.settings.agent_locale):
                 note = _(
-                    "Order №{number} is {status} after payment, but no refund is on record. "
+                    "Order #{number} is {status} after payment, but no refund is on record. "
                     "Please check."
                 ).format(number=number, status=order_status_label(order.status))
             intro = _(
@@ -221,8 +221,8 @@ QUESTION = OrderQuestion(
     statuses=STATUSES,
     prompt=lambda: _("Which order is the refund about? Choose it below or type its number."),
     no_orders=lambda: _(
-        "I don't see cancelled, refunded or delivered orders of yours. If you have the "
-        "order number, type it."
+        "You have no cancelled, refunded or delivered orders. If you mean an order that "
+        "is not listed, type its number."
     ),
 )
 
@@ -275,7 +275,7 @@ async def not_received(
     await query.answer()
     with i18n.use_locale(svc.settings.agent_locale):
         note = _(
-            "Order №{number} shows as delivered, but the buyer says they did not receive it."
+            "Order #{number} shows as delivered, but the buyer says they did not receive it."
         ).format(number=order.order_id)
     intro = _(
         "I'm sorry your {order} hasn't reached you although it shows as delivered. "
@@ -299,7 +299,7 @@ async def other(
     await state.set_state(RefundDialog.other)
     await reply(
         query,
-        _("Tell me in one message what is wrong with order №{number}.").format(
+        _("Tell me in one message what is wrong with order #{number}.").format(
             number=order.order_id
         ),
         back_keyboard(order),

@@ -37,7 +37,7 @@ def route_keyboard(others: list[Case], message_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for case in others[:5]:
         builder.button(
-            text=_("Move to №{number} · {type}").format(
+            text=_("Move to #{number} · {type}").format(
                 number=case.id, type=case_type_label(case.type)
             ),
             callback_data=BuyerCaseCb(
@@ -77,7 +77,7 @@ async def to_agents(message: Message, svc: Services, i18n: I18n) -> None:
         await svc.commit()
         await message.answer(
             _(
-                "Your request №{number} is open again: I passed your message to the "
+                "Your request #{number} is open again: I passed your message to the "
                 "support team, and an agent will answer here."
             ).format(number=last.id)
         )
@@ -92,7 +92,7 @@ async def to_agents(message: Message, svc: Services, i18n: I18n) -> None:
     if others and quiet and not message.media_group_id:
         await message.answer(
             _(
-                "Passed to request №{number} ({type}). If this is about another of your "
+                "Passed to request #{number} ({type}). If this is about another of your "
                 "requests, move it there:"
             ).format(number=case.id, type=case_type_label(case.type)),
             reply_markup=route_keyboard(others, message.message_id),
@@ -121,7 +121,7 @@ async def move(query: CallbackQuery, callback_data: BuyerCaseCb, svc: Services) 
         await query.answer(_("This button no longer works."))
         return
     number = target.id
-    await query.answer(_("Moved to request №{number}.").format(number=number))
+    await query.answer(_("Moved to request #{number}.").format(number=number))
     svc.after_commit(lambda h, b: h.tell_topic(b, source.id, moved_note(number)))
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
@@ -142,7 +142,7 @@ def _relay_edit(svc: Services, case_id: int, row_id: int) -> None:
 def moved_note(number: int) -> Notice:
     def notice() -> tuple[str, InlineKeyboardMarkup | None]:
         return _(
-            "↪️ The buyer says their last message belongs to case №{number}; it was moved there."
+            "↪️ The buyer says their last message belongs to case #{number}; it was moved there."
         ).format(number=number), None
 
     return notice

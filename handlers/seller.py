@@ -18,6 +18,7 @@ from bot.domain.cases import CaseType
 from bot.domain.orders import Buyer
 from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
+from bot.ui.keyboards import person_button
 from bot.ui.replies import ChatMessage, open_case_from_text
 from handlers.free_text import FreeText
 from handlers.order_picker import (
@@ -59,7 +60,7 @@ async def order_choice(svc: Services, buyer: Buyer, page: int = 0) -> InlineKeyb
 def question_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [_button(_("◀️ Back"), SellerCb(action=SellerAction.back))],
+            [_button(_("⬅️ Back"), SellerCb(action=SellerAction.back)), person_button()],
             [_button(_("⬅️ Main menu"), MenuCb(action=MenuAction.home))],
         ]
     )
@@ -72,7 +73,7 @@ def ask_for_question(order: Order | None) -> str:
             "paste the link to its page."
         )
     return _(
-        "Write your question about “{title}” (order №{number}) in one message, and I will "
+        "Write your question about “{title}” (order #{number}) in one message, and I will "
         "pass it on."
     ).format(title=order.title, number=order.order_id)
 

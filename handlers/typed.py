@@ -31,7 +31,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.domain import formatting, policies
 from bot.domain.cases import CaseType
-from bot.domain.orders import Buyer, OrderStatus
+from bot.domain.orders import ACTIVE, DELIVERED, Buyer, OrderStatus
 from bot.domain.policies import CancelVerdict, RefundVerdict
 from bot.i18n import N_
 from bot.intents import Intent, Recogniser, Understanding
@@ -40,7 +40,7 @@ from bot.ui.callbacks import MenuAction, MenuCb
 from bot.ui.keyboards import language_picker, main_menu
 from bot.ui.replies import ChatMessage
 from bot.ui.texts import refund_arrival
-from handlers import cancel_order, defect, payment, refund, relay
+from handlers import cancel_order, defect, my_cases, payment, refund, relay
 from handlers.order_picker import OrderCb, Purpose, UnknownOrder, ask_for_order, order_button_text
 from handlers.person import PersonDialog
 from storage.models import Order, User
@@ -88,8 +88,8 @@ ORDER_LISTS = {
         cancel_order.STATUSES,
         N_("Which order do you want to cancel? Choose it below or type its number."),
         N_(
-            "I don't see orders of yours that could still be cancelled. If you have the "
-            "order number, type it."
+            "None of your orders can still be cancelled. If you mean an order that is not "
+            "listed, type its number."
         ),
     ),
     Intent.refund: (
@@ -98,8 +98,8 @@ ORDER_LISTS = {
         refund.STATUSES,
         N_("Which order is the refund about? Choose it below or type its number."),
         N_(
-            "I don't see cancelled, refunded or delivered orders of yours. If you have the "
-            "order number, type it."
+            "You have no cancelled, refunded or delivered orders. If you mean an order that "
+            "is not listed, type its number."
         ),
     ),
     Intent.defect: (
@@ -108,13 +108,11 @@ ORDER_LISTS = {
         defect.STATUSES,
         N_("Which order has a defective or damaged item? Choose it below or type its number."),
         N_(
-            "I don't see orders of yours that are on their way or delivered. If you have "
-            "the order number, type it."
+            "You have no orders on their way or delivered. If you mean an order that is not "
+            "listed, type its number."
         ),
     ),
 }
-ACTIVE = (OrderStatus.paid, OrderStatus.shipped)
-"""Orders a buyer asking "where is my order" most likely means."""
 # A clear "talk to a person" inside a dialog is at most this many words.
 SHORT_REQUEST = 6
 # Steps where typed words are the request to a person itself.
@@ -266,6 +264,9 @@ async def understand(
         await offer(message, svc, account, understood, intent, prefix)
         return
     last, reopenable = await svc.cases.last_finished(account.id)
+    if last is not None and intent == Intent.thanks:
+        await my_cases.thanked(message, svc, last)  # thanks for the help, not a new problem
+        return
     if reopenable or (last is not None and intent is None):
         raise SkipHandler  # a recent case reopens, as before; unsure text goes to the last one
     if intent in (Intent.greeting, Intent.thanks):
@@ -404,7 +405,7 @@ def where_text(order: Order, svc: Services) -> str:
             "several weeks, and the tracking may stay still for days between countries. "
             "If it has not arrived after a long wait, or arrived damaged, tell us."
         ).format(placed=placed)
-    elif status == OrderStatus.delivered:
+    elif status in DELIVERED:
         body = _(
             "delivered. If you have not received it, talk to a person right away; if "
             "something is wrong with the item, report it as defective or damaged."
@@ -427,7 +428,7 @@ def where_keyboard(order: Order) -> InlineKeyboardMarkup:
             text=_("❌ Cancel an order"),
             callback_data=IntentCb(intent=Intent.cancel, order_id=order.order_id),
         )
-    if status in (OrderStatus.shipped, OrderStatus.delivered):
+    if status in policies.IN_HANDS:
         builder.button(
             text=_("📦 Defective or damaged item"),
             callback_data=IntentCb(intent=Intent.defect, order_id=order.order_id),
@@ -470,8 +471,8 @@ async def where_without_number(
         text = _("Which order? These are on their way to you or waiting to be shipped:")
     else:
         text = _(
-            "I don't see orders of yours that are on their way or waiting to be shipped. "
-            "Type the order number, or look through all your orders."
+            "You have no orders on their way or waiting to be shipped. Type the order "
+            "number, or look through all your orders."
         )
         builder.button(text=_("🧾 My orders"), callback_data=MenuCb(action=MenuAction.orders))
     builder.button(text=_("🙋 Talk to a person"), callback_data=MenuCb(action=MenuAction.person))

@@ -18,9 +18,9 @@ TEXT = {
         "unpaid_ask": "It has not been paid, so nothing will be charged.",
         "undo": "A cancellation cannot be undone.",
         "yes": "Yes, cancel the order",
-        "unpaid_done": "Done: order №A1 is cancelled. It was not paid, so nothing was charged.",
+        "unpaid_done": "Done: order #A1 is cancelled. It was not paid, so nothing was charged.",
         "instant_ask": "Until 24 November, {time} (Moscow Time) a paid order is cancelled at once",
-        "instant_done": "Done: order №A1 is cancelled and the refund is issued.",
+        "instant_done": "Done: order #A1 is cancelled and the refund is issued.",
         "card": "usually reaches your bank card within minutes, and at the latest by "
         "8 December 2026.",
         "wallet": "usually reaches your e-wallet within minutes",
@@ -28,24 +28,28 @@ TEXT = {
         "review_ask": "was placed too long ago to be cancelled at once",
         "within": "within 24 hours, counting working days only",
         "request": "Request a cancellation",
-        "why": "Why do you want to cancel order №A1?",
+        "why": "Why do you want to cancel order #A1?",
         "ran_out": "The time for an instant cancellation has just run out.",
         "reason": "I changed my mind",
-        "requested": "Your request to cancel order №A1 is with the support team.",
-        "case": "Your request №1 is registered",
+        "requested": "Your request to cancel order #A1 is with the support team.",
+        "case": "Your request number is #1",
         "deadline": "by 25 November, 13:00 (Moscow Time) at the latest",
         "shipped": "so it can no longer be cancelled",
-        "refund": "💸 Refund",
+        "refund": "💸 Ask for a refund",
+        "wait": "wait for the parcel: you can refuse it when it arrives",
+        "return": "If you don't need it, ask for a refund: you can return the item.",
+        "weighty": "only for a weighty reason",
+        "registered": "is registered",
         "defect": "Defective or damaged item",
         "describe": "Describe the problem in one message",
         "closed": "is already cancelled; there is nothing left to cancel.",
         "buttons": "Please use the buttons above",
-        "not_found": "I can't find order №{n} among your orders.",
-        "ask_support": "Ask support about №B7",
-        "tell": "Tell me in one message what you need with order №B7",
+        "not_found": "I can't find order #{n} among your orders.",
+        "ask_support": "Ask support about #B7",
+        "tell": "Tell me in one message what you need with order #B7",
         "back": "Back",
         "person": "Talk to a person",
-        "person_prompt": "Tell me in one message what happened",
+        "person_prompt": "Tell me in one message what you need",
         "stale": "This button no longer works.",
         "not_number": "Please type the order number",
         "reason_expected": "Please choose a reason above or write it in words.",
@@ -70,10 +74,14 @@ TEXT = {
         "ran_out": "Срок мгновенной отмены только что истёк.",
         "reason": "Товар больше не нужен",
         "requested": "Запрос на отмену заказа №A1 передан в поддержку.",
-        "case": "Ваше обращение №1 зарегистрировано",
+        "case": "Номер вашего обращения — №1",
         "deadline": "не позднее 25 ноября, 13:00 (Москва)",
         "shipped": "поэтому отменить его нельзя",
-        "refund": "💸 Возврат денег",
+        "refund": "💸 Вернуть деньги",
+        "wait": "дождитесь посылки: от неё можно отказаться при получении",
+        "return": "Если товар не нужен, оформите возврат денег: товар можно вернуть.",
+        "weighty": "только по веской причине",
+        "registered": "зарегистрировано",
         "defect": "Брак или повреждение",
         "describe": "Опишите проблему одним сообщением",
         "closed": "«отменён». Отменять здесь нечего.",
@@ -83,7 +91,7 @@ TEXT = {
         "tell": "Напишите одним сообщением, что нужно сделать с заказом №B7",
         "back": "Назад",
         "person": "Связаться с сотрудником",
-        "person_prompt": "Расскажите одним сообщением, что случилось",
+        "person_prompt": "Расскажите одним сообщением, что вам нужно",
         "stale": "Эта кнопка больше не работает.",
         "not_number": "Напишите номер заказа",
         "reason_expected": "Выберите причину выше или опишите её словами.",
@@ -110,7 +118,7 @@ async def open_cancel(
     await anna.send("/start")
     [listing] = await anna.press(t["menu"])
     assert listing["text"].startswith(t["which"])
-    await anna.press(f"№{order_id}")
+    await anna.press(f"{order_id} · ")
     return anna, t
 
 
@@ -181,10 +189,13 @@ async def test_late_cancellation_becomes_a_review_case_with_the_chosen_reason(
     assert t["within"] in ask
     [why] = await anna.press(t["request"])
     assert why["text"].startswith(t["why"])
+    # Before picking, the buyer learns that only a weighty reason can stop the order.
+    assert t["weighty"] in why["text"]
     [done] = await anna.press(t["reason"])
     assert done["text"].startswith(t["requested"])
     assert t["case"] in done["text"]
     assert t["deadline"] in done["text"]
+    assert t["registered"] not in done["text"]  # one confirmation, not two
     case, messages = await only_case(sandbox, BUYER)
     assert (case.type, case.order_id, case.reason) == ("cancel_review", "A1", "I changed my mind")
     assert [(m.sender, m.text) for m in messages] == [("buyer", t["reason"])]
@@ -219,8 +230,14 @@ async def test_shipped_order_cannot_be_cancelled_and_leads_to_refund_or_defect(
     [answer] = await anna.send("A1")  # typed, since delivered orders are not in the list
     assert t["shipped"] in answer["text"]
     labels = dict(anna.buttons(answer))
-    assert labels[t["refund"]] == "o:r:A1"
     assert {t["back"], t["person"]} <= {label.split(" ", 1)[1] for label in labels}
+    if status == "shipped":
+        # On its way: wait for it, then refuse or return it; nothing to open meanwhile.
+        assert t["wait"] in answer["text"]
+        assert len(labels) == 2
+        return
+    assert t["return"] in answer["text"]
+    assert labels[t["refund"]] == "o:r:A1"
     [describe] = await anna.press(t["defect"])
     assert t["describe"] in describe["text"]
 
@@ -302,7 +319,24 @@ async def test_back_wrong_input_and_a_way_to_a_person_at_the_confirmation(
     assert wrong["text"].startswith(t["buttons"])
     [listing] = await anna.press(t["back"])
     assert listing["text"].startswith(t["which"])
-    await anna.press("№A1")
+    await anna.press("A1 · ")
     [person] = await anna.press(t["person"])
     assert person["text"].startswith(t["person_prompt"])
     assert (await stored_order(sandbox, "A1")).status == "unpaid"
+
+
+async def test_a_person_asked_for_at_the_late_cancel_reason_keeps_the_review_promise(
+    sandbox: Sandbox, lang: str
+) -> None:
+    await add_orders(sandbox, order("A1", BUYER, "paid", placed_at=START - timedelta(hours=9)))
+    anna, t = await open_cancel(sandbox, lang)
+    await anna.press(t["request"])
+    [prompt] = await anna.press(t["person"])
+    assert prompt["text"].startswith(t["person_prompt"])
+    [opened] = await anna.send("The address is wrong, I already told the seller")
+    # The dialog's own request: a cancellation review, answered within 24 working hours.
+    assert t["deadline"] in opened["text"]
+    case, messages = await only_case(sandbox, BUYER)
+    assert (case.type, case.order_id) == ("cancel_review", "A1")
+    assert [m.sender for m in messages] == ["bot", "buyer"]
+    assert messages[1].text == "The address is wrong, I already told the seller"

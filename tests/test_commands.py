@@ -43,6 +43,15 @@ async def test_language_choice_is_saved_and_wins_over_telegram(sandbox: Sandbox)
     assert user.locale == "ru"
 
 
+async def test_the_language_picker_has_a_way_back(sandbox: Sandbox) -> None:
+    anna = sandbox.person(16, "Anna", language_code="ru")
+    await anna.send("/start")
+    [picker] = await anna.press("Язык")
+    assert [label for label, _ in anna.buttons(picker)] == ["English", "Русский", "⬅️ Главное меню"]
+    [menu] = await anna.press("Главное меню")
+    assert menu["text"] == "Чем помочь?"
+
+
 async def test_cancel_leaves_any_dialog(sandbox: Sandbox) -> None:
     anna = sandbox.person(13, "Анна", language_code="ru")
     await anna.send("/start")
@@ -103,7 +112,7 @@ async def test_too_long_free_text_is_refused_and_the_step_waits(sandbox: Sandbox
     [refused] = await anna.send("a" * 3001)
     assert refused["text"].startswith("That is longer than I can take in one message")
     [opened] = await anna.send("My parcel is late")
-    assert opened["text"].startswith("Your request №")
+    assert opened["text"].startswith("Your request #")
 
 
 async def test_long_text_where_an_order_number_is_expected_is_not_a_free_text(

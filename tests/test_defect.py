@@ -22,16 +22,16 @@ TEXT = {
         "one": "1 photo received. Send at least 1 more.",
         "n": "{n} photos received. Send more (up to 10 in all) or press Done.",
         "full": "10 photos received: the most one claim can take. Press Done.",
-        "refused": "I already have 10 photos, the most one claim can take, so I did not add "
-        "this one.",
+        "refused": "1 photo was not added: a claim takes at most 10, and I already have them all.",
+        "refused_3": "3 photos were not added: a claim takes at most 10",
         "waiting": "I am waiting for photos now",
         "not_image": "This file is not an image.",
         "done": "Done",
         "check": "Please check your claim before I send it:",
         "count": "Photos: {n}",
         "send": "Send the claim",
-        "sent": "Your claim about order №D1 and its photos are with the support team.",
-        "case": "Your request №1 is registered",
+        "sent": "Your claim about order #D1 and its photos are with the support team.",
+        "case": "Your request number is #1",
         "press_send": "Press Send to pass the claim to support",
         "not_allowed": "A claim about a defective or damaged item is for an order that is on its "
         "way or delivered.",
@@ -49,8 +49,9 @@ TEXT = {
         "one": "Получена 1 фотография. Пришлите ещё хотя бы 1.",
         "n": "Получено {n} фотографи",
         "full": "Получено 10 фотографий — это максимум для одной претензии. Нажмите «Готово».",
-        "refused": "У меня уже 10 фотографий — больше к одной претензии приложить нельзя, "
-        "поэтому эта не добавлена.",
+        "refused": "1 фотография не добавлена: к одной претензии можно приложить не больше 10, "
+        "и они все уже есть.",
+        "refused_3": "3 фотографии не добавлены: к одной претензии можно приложить не больше 10",
         "waiting": "Сейчас я жду фотографии",
         "not_image": "Этот файл — не изображение.",
         "done": "Готово",
@@ -58,7 +59,7 @@ TEXT = {
         "count": "Фотографий: {n}",
         "send": "Отправить претензию",
         "sent": "Претензия по заказу №D1 вместе с фотографиями передана в поддержку.",
-        "case": "Ваше обращение №1 зарегистрировано",
+        "case": "Номер вашего обращения — №1",
         "press_send": "Нажмите «Отправить претензию»",
         "not_allowed": "Претензию о браке или повреждении можно подать по заказу, который уже в "
         "пути или доставлен.",
@@ -87,7 +88,7 @@ async def described(
     await anna.send("/start")
     [listing] = await anna.press(t["menu"])
     assert listing["text"].startswith(t["which"])
-    [describe] = await anna.press("№D1")
+    [describe] = await anna.press("D1 · ")
     assert t["describe"] in describe["text"]
     [photos] = await anna.send(DESCRIPTION)
     assert photos["text"].startswith(t["photos"])
@@ -179,6 +180,21 @@ async def test_the_eleventh_photo_is_refused_and_nothing_is_lost(
     await send_claim(anna, t, 10)
     _case, messages = await only_case(sandbox, BUYER)
     assert len([m for m in messages if m.content_type == "photo"]) == 10
+
+
+async def test_an_album_over_the_limit_says_how_many_photos_were_left_out(
+    sandbox: Sandbox, lang: str
+) -> None:
+    anna, t = await described(sandbox, lang)
+    album(anna, 8, "album-1")
+    await sandbox.process()
+    before = {m["message_id"] for m in anna.inbox()}
+    album(anna, 5, "album-2")  # 2 fit, 3 do not
+    await sandbox.process()
+    new = [m for m in anna.inbox() if m["message_id"] not in before]
+    # One message for the album's refused parts, counting all three.
+    assert [m["text"][:20] for m in new] == [t["full"][:20], t["refused_3"][:20]]
+    assert new[1]["text"].startswith(t["refused_3"])
 
 
 async def test_an_image_sent_as_a_file_is_accepted_and_other_files_are_not(
@@ -276,3 +292,45 @@ async def test_a_stale_send_button_of_another_claim_does_nothing(
     assert anna.last_answer is not None
     async with sandbox.db() as session:
         assert await cases_of(session, BUYER) == []
+
+
+async def test_a_person_asked_for_mid_claim_gets_the_order_description_and_photos(
+    sandbox: Sandbox, lang: str
+) -> None:
+    anna, _t = await described(sandbox, lang)
+    await anna.send(photo=PHOTO)
+    await anna.send(photo=PHOTO + b"2")
+    [prompt] = await anna.press({"en": "Talk to a person", "ru": "Связаться с сотрудником"}[lang])
+    assert {"en": "together with order #D1", "ru": "вместе с заказом №D1"}[lang] in prompt["text"]
+    [opened] = await anna.send("The seller refuses to answer, please help")
+    registered = {"en": "Your request #1 is registered", "ru": "Ваше обращение №1 зарегистрировано"}
+    assert opened["text"].startswith(registered[lang])
+    case, messages = await only_case(sandbox, BUYER)
+    assert (case.type, case.order_id) == ("defect", "D1")
+    assert [(m.sender, m.content_type) for m in messages] == [
+        ("bot", "text"),
+        ("buyer", "text"),
+        ("buyer", "photo"),
+        ("buyer", "photo"),
+        ("buyer", "text"),
+    ]
+    assert [messages[1].text, messages[4].text] == [
+        DESCRIPTION,
+        "The seller refuses to answer, please help",
+    ]
+
+
+async def test_a_person_asked_for_at_the_description_step_gets_a_defect_case_about_the_order(
+    sandbox: Sandbox, lang: str
+) -> None:
+    await add_orders(sandbox, order("D1", BUYER, "delivered", placed_at=START - timedelta(days=20)))
+    t = TEXT[lang]
+    anna = sandbox.person(BUYER, "Anna", language_code=lang)
+    await anna.send("/start")
+    await anna.press(t["menu"])
+    await anna.press("D1 · ")
+    await anna.press({"en": "Talk to a person", "ru": "Связаться с сотрудником"}[lang])
+    await anna.send("I can't take photos, the item smells of burning")
+    case, messages = await only_case(sandbox, BUYER)
+    assert (case.type, case.order_id) == ("defect", "D1")
+    assert [m.sender for m in messages] == ["bot", "buyer"]

@@ -21,7 +21,7 @@ EN = {
     "confirm": "Cancel order #DEMO-{id}-02 (Anker PowerCore 10000)?",
     "yes": "Yes",
     "no": "No, show the menu",
-    "dialog": "Cancel your order №DEMO-{id}-02",
+    "dialog": "Cancel your order #DEMO-{id}-02",
     "stranger": "cancel order DEMO-{other}-02",
     "unknown": "cancel order DEMO-999-02",
     "not_mine": "I can't find order #DEMO-{other}-02 among your orders.",
@@ -114,6 +114,23 @@ async def test_typed_cancel_is_confirmed_then_enters_the_dialog(
     assert step["text"].startswith(t["dialog"].format(id=960_001))
     assert await order_status(sandbox, "DEMO-960001-02") == "paid"
     assert await flows(sandbox) == [("cancel", "DEMO-960001-02")]
+
+
+@LANGS
+async def test_after_a_dialog_times_out_a_clear_sentence_is_understood(
+    sandbox: Sandbox, lang: str, t: dict[str, str]
+) -> None:
+    await seed_demo(sandbox, 960_004)
+    buyer = sandbox.person(960_004, "Anna", language_code=lang)
+    await buyer.send("/start")
+    for step in (t["menu"], t["person"]):  # an order list; a free-text step
+        await buyer.press(step)
+        sandbox.clock.advance(timedelta(hours=25))
+        over, offer = await buyer.send(t["cancel"].format(id=960_004))
+        assert over["text"].endswith({"en": "start over.", "ru": "сначала."}[lang])
+        # Understood like any text outside a dialog, not "I'm not sure what you mean".
+        assert offer["text"] == t["confirm"].format(id=960_004)
+        await buyer.press(t["no"])
 
 
 @LANGS

@@ -95,7 +95,7 @@ async def test_card_shows_order_earlier_cases_and_photos_as_albums(desk: Desk) -
     card = topic[0]["text"]
     assert "A-77" in card
     assert "Wireless earbuds" in card
-    assert {"en": "RUB2,990.00", "ru": "2\xa0990,00\xa0₽"}[desk.agent_lang] in card
+    assert {"en": "RUB\xa02,990.00", "ru": "2\xa0990,00\xa0₽"}[desk.agent_lang] in card
     assert "№1" in card
     albums = [m for m in topic if "photo" in m]
     assert len(albums) == 12
@@ -276,7 +276,7 @@ async def test_rating_and_comment_after_resolve(desk: Desk) -> None:
     case_id = await ask_person(desk)
     await desk.agent.press(case_id, desk.says({"en": "Resolve", "ru": "Решено"}, "agent"))
     ask = desk.buyer.inbox()[-1]
-    assert ask["text"].startswith(desk.says({"en": "Your request №1 is resolved",
+    assert ask["text"].startswith(desk.says({"en": "Your request #1 is resolved",
                                              "ru": "Ваше обращение №1 решено"}))  # fmt: skip
     await desk.buyer.press("4 ⭐")
     await desk.buyer.send("Quick and kind")
@@ -288,11 +288,69 @@ async def test_rating_and_comment_after_resolve(desk: Desk) -> None:
     assert "★★★★☆" in desk.agent.card(case_id)["text"]
 
 
+async def test_a_low_rating_gets_an_apology_and_the_offer_to_reopen(desk: Desk) -> None:
+    case_id = await ask_person(desk)
+    await desk.agent.press(case_id, desk.says({"en": "Resolve", "ru": "Решено"}, "agent"))
+    [rated] = await desk.buyer.press("1 ⭐")
+    assert rated["text"].startswith(
+        desk.says({"en": "I'm sorry we didn't help you as we should have with request #1.",
+                   "ru": "Простите, что с обращением №1 мы помогли не так, как следовало."})
+    )  # fmt: skip
+    [reopened] = await desk.buyer.press(
+        desk.says({"en": "Reopen the request", "ru": "Открыть обращение снова"})
+    )
+    assert reopened["text"].startswith(
+        desk.says({"en": "Request #1 is open again.", "ru": "Обращение №1 снова открыто."})
+    )
+    assert (await case_row(desk.box, case_id)).status == "waiting"
+    await desk.buyer.send("It still does not work")
+    assert desk.agent.topic(case_id)[-1]["text"] == "It still does not work"
+
+
+async def test_a_good_rating_offers_no_reopening(desk: Desk) -> None:
+    case_id = await ask_person(desk)
+    await desk.agent.press(case_id, desk.says({"en": "Resolve", "ru": "Решено"}, "agent"))
+    [rated] = await desk.buyer.press("5 ⭐")
+    assert rated["text"].startswith(
+        desk.says({"en": "Thank you for rating request #1: 5 of 5.",
+                   "ru": "Спасибо за оценку обращения №1: 5 из 5."})
+    )  # fmt: skip
+    assert [data for _, data in desk.buyer.buttons(rated)] == ["m:home"]
+
+
+async def test_thanks_instead_of_stars_is_acknowledged_not_a_new_problem(desk: Desk) -> None:
+    case_id = await ask_person(desk)
+    await desk.agent.press(case_id, desk.says({"en": "Resolve", "ru": "Решено"}, "agent"))
+    thanks = desk.says({"en": "Thank you so much!", "ru": "Спасибо!"})
+    [answer] = await desk.buyer.send(thanks)
+    assert answer["text"] == desk.says(
+        {"en": "You're welcome! I've passed your thanks on to the support team.",
+         "ru": "Пожалуйста! Ваша благодарность передана команде поддержки."}
+    )  # fmt: skip
+    row = await case_row(desk.box, case_id)
+    assert (row.status, row.rating_comment) == ("resolved", thanks)
+    assert any(thanks in t for t in texts(desk.agent.topic(case_id)))
+
+
+async def test_closing_a_case_tells_the_buyer_in_their_language(desk: Desk) -> None:
+    case_id = await ask_person(desk)
+    await desk.agent.press(
+        case_id, desk.says({"en": "Close without action", "ru": "Закрыть без"}, "agent")
+    )
+    told = desk.buyer.inbox()[-1]
+    assert told["text"].startswith(
+        desk.says({"en": "Your request #1 has been closed by the support team.",
+                   "ru": "Служба поддержки закрыла ваше обращение №1."})
+    )  # fmt: skip
+    assert "m:cancel" in [data for _, data in desk.buyer.buttons(told)]  # the menu, to start anew
+    assert (await case_row(desk.box, case_id)).status == "closed"
+
+
 async def test_my_requests_and_withdrawing_one(desk: Desk) -> None:
     case_id = await ask_person(desk)
     await desk.buyer.send("/start")
     [listing] = await desk.buyer.press(desk.says({"en": "My requests", "ru": "Мои обращения"}))
-    assert f"№{case_id}" in listing["text"]
+    assert desk.says({"en": "#", "ru": "№"}) + str(case_id) in listing["text"]
     assert desk.says({"en": "waiting for an agent", "ru": "ждёт сотрудника"}) in listing["text"]
     await desk.buyer.press(desk.says({"en": "is solved, thanks", "ru": "вопрос решён"}))
     row = await case_row(desk.box, case_id)
@@ -308,14 +366,14 @@ async def test_buyer_message_reopens_recent_case_and_starts_new_one_later(desk: 
     await desk.agent.press(case_id, desk.says({"en": "Resolve", "ru": "Решено"}, "agent"))
     desk.box.clock.advance(timedelta(days=3))
     [reply] = await desk.buyer.send("It broke again")
-    again = {"en": "Your request №1 is open again", "ru": "Ваше обращение №1 снова открыто"}
+    again = {"en": "Your request #1 is open again", "ru": "Ваше обращение №1 снова открыто"}
     assert reply["text"].startswith(desk.says(again))
     assert (await case_row(desk.box, case_id)).status == "waiting"
     assert desk.agent.topic(case_id)[-1]["text"] == "It broke again"
     await desk.agent.press(case_id, desk.says({"en": "Resolve", "ru": "Решено"}, "agent"))
     desk.box.clock.advance(timedelta(days=8))
     [reply] = await desk.buyer.send("New trouble")
-    assert "№2" in reply["text"]
+    assert desk.says({"en": "#2", "ru": "№2"}) in reply["text"]
     assert desk.agent.topic(2)[1]["text"].endswith("New trouble")
 
 
@@ -368,12 +426,16 @@ async def test_several_open_cases_the_buyer_chooses(desk: Desk) -> None:
     first = await open_case(desk.box, BUYER_ID, type_=CaseType.payment, locale=desk.buyer_lang)
     second = await open_case(desk.box, BUYER_ID, type_=CaseType.defect, locale=desk.buyer_lang)
     desk.box.clock.advance(timedelta(hours=1))
+    mark = desk.says({"en": "#", "ru": "№"})
     [hint] = await desk.buyer.send("about the card")
-    assert f"№{second.case.id}" in hint["text"]
+    assert f"{mark}{second.case.id}" in hint["text"]
     assert desk.agent.topic(second.case.id)[-1]["text"] == "about the card"
     desk.box.clock.advance(timedelta(minutes=1))
-    await desk.buyer.press(f"№{first.case.id}")
+    await desk.buyer.press(f"{mark}{first.case.id}")
     assert desk.agent.topic(first.case.id)[-1]["text"] == "about the card"
-    assert f"№{first.case.id}" in desk.agent.topic(second.case.id)[-1]["text"]
+    assert (
+        desk.says({"en": "#", "ru": "№"}, "agent") + str(first.case.id)
+        in desk.agent.topic(second.case.id)[-1]["text"]
+    )
     [] = await desk.buyer.send("and one more thing")
     assert desk.agent.topic(first.case.id)[-1]["text"] == "and one more thing"

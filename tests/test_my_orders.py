@@ -59,6 +59,35 @@ async def test_counts_per_state_use_real_plural_forms(
     assert listing["text"].splitlines()[:4] == expected
 
 
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("en", ["You have 5 orders:", "• Awaiting shipment: 1 order", "• On its way: 2 orders",
+                "• Awaiting your review: 2 orders",
+                "3 orders are active: paid and not with you yet."]),
+        ("ru", ["У вас 5 заказов:", "• Ждёт отправки: 1 заказ", "• В пути: 2 заказа",
+                "• Ждёт вашего отзыва: 2 заказа", "3 заказа активны: оплачены, но ещё не у вас."]),
+    ],
+)  # fmt: skip
+async def test_awaiting_review_and_active_orders_are_counted(
+    sandbox: Sandbox, lang: str, expected: list[str]
+) -> None:
+    counts = {OrderStatus.paid: 1, OrderStatus.shipped: 2, OrderStatus.awaiting_review: 2}
+    await seed(sandbox, *orders_of(sandbox, 41, counts))
+    anna = sandbox.person(41, "Anna", language_code=lang)
+    await anna.send("/start")
+    [listing] = await anna.press({"en": "My orders", "ru": "Мои заказы"}[lang])
+    assert listing["text"].splitlines()[:5] == expected
+    # Delivered and confirmed: the buyer may ask for a refund or report a defect.
+    [shown] = await anna.press(data=OrderCb(purpose=Purpose.view, order_id="AWA-41-0").pack())
+    data = [d for _, d in anna.buttons(shown)][:-2]
+    assert [OrderCb.unpack(d).purpose for d in data] == [
+        Purpose.refund,
+        Purpose.defect,
+        Purpose.seller,
+    ]
+
+
 async def test_one_order_in_russian(sandbox: Sandbox) -> None:
     await seed(sandbox, *orders_of(sandbox, 31, {OrderStatus.shipped: 1}))
     anna = sandbox.person(31, "Анна", language_code="ru")
@@ -74,27 +103,40 @@ async def test_orders_newest_first_page_by_page(sandbox: Sandbox) -> None:
     [listing] = await anna.press("My orders")
     assert listing["text"].startswith("You have 13 orders:")
     labels = [label for label, _ in anna.buttons(listing)]
-    assert labels[0].startswith("Xiaomi Redmi Buds 4 Lite · №DEMO-32-01 · unpaid")
-    assert labels[5:] == ["Page 1 of 3", "Older ▶️", "⬅️ Main menu"]
+    assert labels[0].startswith("Xiaomi Redmi Buds 4 Lite · #DEMO-32-01 · unpaid")
+    assert labels[5:] == ["Page 1 of 3", "Older ▶️", "⬅️ Main menu", "🙋 Talk to a person"]
     seen = labels[:5]
     for page in (2, 3):
         await anna.press("Older ▶️")
         message = sandbox.model.chats[32].messages[listing["message_id"]]
         labels = [label for label, _ in anna.buttons(message)]
         assert f"Page {page} of 3" in labels
-        seen += [label for label in labels if "№DEMO-32-" in label]
+        seen += [label for label in labels if "#DEMO-32-" in label]
     assert len(seen) == 13 == len(set(seen))
-    # The "Page 3 of 3" button only says where you are: pressing it changes nothing.
-    await anna.press("Page 3 of 3")
+    # The "Page 3 of 3" button only says where you are: pressing it answers quietly,
+    # without trying to edit the list (Telegram refuses an edit that changes nothing).
+    assert await anna.press("Page 3 of 3") == []
     assert anna.last_answer == {"text": None, "show_alert": False}
+
+
+async def test_page_number_in_ask_the_seller_answers_quietly(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    await seed_demo(sandbox, 39)
+    anna = sandbox.person(39, "Anna", language_code="ru")
+    await anna.send("/start")
+    await anna.press("Вопрос продавцу")
+    assert await anna.press("Страница 1 из 3") == []
+    assert anna.last_answer == {"text": None, "show_alert": False}
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
 
 
 @pytest.mark.parametrize(
     ("lang", "card", "buttons"),
     [
-        ("en", ["🧾 Logitech MX Master 3S", "Order №DEMO-33-04", "Amount: RUB8,990.00",
+        ("en", ["🧾 Logitech MX Master 3S", "Order #DEMO-33-04", "Amount: RUB\u00a08,990.00",
                 "Status: awaiting shipment", "Placed: 23 November, 17:00 (Moscow Time)",
-                "Paid: 23 November, 17:10 (Moscow Time), with bank card"],
+                "Paid: 23 November, 17:10 (Moscow Time), by bank card"],
          ["❌ Cancel this order", "✉️ Ask the seller", "⬅️ All my orders", "⬅️ Main menu"]),
         ("ru", ["🧾 Logitech MX Master 3S", "Заказ №DEMO-33-04", "Сумма: 8\u00a0990,00\u00a0₽",
                 "Статус: ждёт отправки", "Оформлен: 23 ноября, 17:00 (Москва)",
@@ -134,6 +176,20 @@ async def test_each_state_offers_the_dialogs_that_apply(sandbox: Sandbox) -> Non
             order_id
         )
         assert all(OrderCb.unpack(d).order_id == order_id for d in data if d.startswith("o:"))
+
+
+async def test_only_an_order_with_a_refund_offers_where_is_my_refund(sandbox: Sandbox) -> None:
+    await seed_demo(sandbox, 40)
+    anna = sandbox.person(40, "Anna")
+    await anna.send("/start")
+    labels = {}
+    for order_id in ("DEMO-40-07", "DEMO-40-09"):  # delivered; cancelled, refund issued
+        [shown] = await anna.press(data=OrderCb(purpose=Purpose.view, order_id=order_id).pack())
+        labels[order_id] = [label for label, _ in anna.buttons(shown)]
+    # A delivered order has no refund to look for: the buyer can ask for one.
+    assert "💸 Ask for a refund" in labels["DEMO-40-07"]
+    assert "💸 Where is my refund" not in labels["DEMO-40-07"]
+    assert "💸 Where is my refund" in labels["DEMO-40-09"]
 
 
 async def test_refund_card_shows_the_issue_date(sandbox: Sandbox) -> None:

@@ -102,7 +102,8 @@ BAD_ROWS = [
     ("A-2,,,paid,2026-11-24T09:00:00+03:00,2026-11-24T09:01:00+03:00,card,1,RUB,Mug,",
      "buyer_telegram_id and buyer_id are both empty: whose order is it?"),
     ("A-3,42,,lost,2026-11-24T09:00:00+03:00,,card,1,RUB,Mug,",
-     "status 'lost' is not one of unpaid, paid, shipped, delivered, cancelled, refunded"),
+     "status 'lost' is not one of unpaid, paid, shipped, delivered, awaiting_review, "
+     "cancelled, refunded"),
     ("A-4,42,,unpaid,2026-11-24T09:00:00,,card,1,RUB,Mug,",
      "placed_at '2026-11-24T09:00:00' has no UTC offset (write e.g. +03:00 or Z)"),
     ("A-5,42,,paid,2026-11-24T09:00:00+03:00,,card,1,RUB,Mug,", "a paid order needs paid_at"),

@@ -24,7 +24,7 @@ EN = {
     "describe": "Tell me in one message",
     "solved_text": "Glad we found it.",
     "later_text": "Good luck with the payment!",
-    "case": "Your request №1 is registered",
+    "case": "Your request #1 is registered",
     "buttons_please": "Please answer with the buttons",
 }
 RU = {
@@ -160,3 +160,18 @@ async def test_a_stale_payment_button_after_the_dialog_is_refused(sandbox: Sandb
     await buyer.send("/cancel")
     await buyer.press(data="pay:nx")
     assert buyer.last_answer == {"text": "This button no longer works.", "show_alert": False}
+
+
+@LANGS
+async def test_a_person_is_one_tap_away_at_every_step_and_gets_a_payment_case(
+    sandbox: Sandbox, lang: str, t: dict[str, str]
+) -> None:
+    buyer = await open_dialog(sandbox, 80, lang, t)
+    person = {"en": "🙋 Talk to a person", "ru": "🙋 Связаться с сотрудником"}[lang]
+    assert person in [label for label, _ in buyer.buttons()]
+    [cause] = await buyer.press(t["new"])
+    assert person in [label for label, _ in buyer.buttons(cause)]
+    await buyer.press(person)
+    await buyer.send("The bank says the payment is fine but the shop declines it")
+    [case] = await cases(sandbox)
+    assert case.type == "payment"

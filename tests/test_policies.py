@@ -29,6 +29,7 @@ def rules() -> Settings:
         ("paid", True, 8 * HOUR + SECOND, CancelVerdict.review),
         ("shipped", True, HOUR, CancelVerdict.shipped),
         ("delivered", True, HOUR, CancelVerdict.shipped),
+        ("awaiting_review", True, HOUR, CancelVerdict.shipped),
         ("cancelled", True, HOUR, CancelVerdict.closed),
         ("refunded", True, HOUR, CancelVerdict.closed),
     ],
@@ -55,6 +56,7 @@ def test_cancel_window_follows_the_setting(rules: Settings) -> None:
         ("paid", True, "card", None, RefundVerdict.not_cancelled),
         ("shipped", True, "card", None, RefundVerdict.in_transit),
         ("delivered", True, "card", None, RefundVerdict.delivered),
+        ("awaiting_review", True, "card", None, RefundVerdict.delivered),
         ("cancelled", True, "card", None, RefundVerdict.unrecorded),
         ("refunded", True, "wallet", timedelta(days=14), RefundVerdict.on_the_way),
         ("refunded", True, "wallet", timedelta(days=14) + SECOND, RefundVerdict.overdue),
@@ -88,6 +90,7 @@ def test_refund_due_and_issue_on_cancel(rules: Settings) -> None:
 @pytest.mark.parametrize(
     ("status", "allowed"),
     [("unpaid", False), ("paid", False), ("shipped", True), ("delivered", True),
+     ("awaiting_review", True),
      ("cancelled", False), ("refunded", False)],
 )  # fmt: skip
 def test_defect_claim_allowed(status: str, allowed: bool) -> None:

@@ -16,47 +16,50 @@ TEXT = {
     "en": {
         "menu": "💸 Refund",
         "which": "Which order is the refund about?",
-        "issued": "The refund for your order №R1 (Wireless earbuds, RUB1,990.00) was issued on "
-        "21 November 2026.",
-        "card_due": "usually reaches your bank card within minutes, and at the latest by "
-        "5 December 2026.",
+        "issued": "The refund for your order #R1 (Wireless earbuds, RUB\u00a01,990.00) was "
+        "issued on 21 November 2026.",
+        "card_due": "goes back to your bank card and arrives by 5 December 2026 at the latest. "
+        "If it has not arrived by then, ask about this order's refund here again",
         "bonus": "are back on your bonus balance; you can see it in the marketplace's mobile app",
         "overdue": "should have arrived by",
-        "case": "Your request №1 is registered",
+        "case": "Your request number is #1",
         "nothing": "was not paid, so nothing was charged and there is no money to return.",
         "unrecorded": "but I have no record of its refund yet",
         "paid": "is paid and awaiting shipment; no refund has been issued for it.",
         "cancel_it": "Cancel this order",
-        "transit": "is on its way, so there is nothing to refund yet.",
+        "transit": "is on its way, so no money has been paid back for it. If you don't need "
+        "it any more, wait for the parcel: you can refuse it when it arrives",
         "what": "is delivered. What is wrong with it?",
         "defective": "It is defective or damaged",
         "not_described": "It is not as described",
         "lost": "I did not receive it",
         "lost_done": "hasn't reached you although it shows as delivered",
         "other": "Something else",
-        "tell": "Tell me in one message what is wrong with order №R1.",
+        "tell": "Tell me in one message what is wrong with order #R1.",
         "thanks": "Thank you, I have passed it on.",
         "describe": "Describe the problem in one message",
         "pick": "Please choose what is wrong with the order using the buttons above.",
         "back": "Back",
         "cancelled": "cancelled",
         "refunded": "refunded",
+        "mark": "#",
     },
     "ru": {
         "menu": "💸 Возврат денег",
         "which": "По какому заказу вопрос о возврате?",
         "issued": "Возврат за заказ №R1 (Wireless earbuds, 1\xa0990,00\xa0₽) оформлен "
         "21 ноября 2026.",
-        "card_due": "обычно приходят на банковскую карту за несколько минут, но не позже "
-        "5 декабря 2026.",
+        "card_due": "возвращаются на вашу банковскую карту и поступят не позднее 5 декабря 2026. "
+        "Если к этому дню деньги не придут, спросите здесь о возврате по этому заказу ещё раз",
         "bonus": "вернулись на ваш бонусный счёт; баланс видно в мобильном приложении",
         "overdue": "должен был прийти не позже",
-        "case": "Ваше обращение №1 зарегистрировано",
+        "case": "Номер вашего обращения — №1",
         "nothing": "не был оплачен: деньги не списывались, возвращать нечего.",
         "unrecorded": "но данных о возврате денег у меня пока нет",
         "paid": "оплачен и ждёт отправки, возврат по нему не оформлялся.",
         "cancel_it": "Отменить этот заказ",
-        "transit": "в пути, поэтому возвращать деньги пока не за что.",
+        "transit": "в пути, поэтому деньги за него не возвращались. Если он вам больше не "
+        "нужен, дождитесь посылки: от неё можно отказаться при получении",
         "what": "доставлен. Что с ним не так?",
         "defective": "Брак или повреждение",
         "not_described": "Не соответствует описанию",
@@ -70,6 +73,7 @@ TEXT = {
         "back": "Назад",
         "cancelled": "отменён",
         "refunded": "деньги возвращены",
+        "mark": "№",
     },
 }
 
@@ -108,7 +112,7 @@ async def test_issued_card_refund_gives_the_due_date(
     )
     listing, answer_message = anna.inbox()[-2:]
     assert listing["text"].startswith(t["which"])
-    assert anna.buttons(listing)[0] == (f"Wireless earbuds · №R1 · {t[status]}", "o:r:R1")
+    assert anna.buttons(listing)[0] == (f"Wireless earbuds · {t['mark']}R1 · {t[status]}", "o:r:R1")
     answer = answer_message["text"]
     assert answer.startswith(t["issued"])
     assert t["card_due"] in answer
@@ -139,7 +143,7 @@ async def test_fourteen_day_boundary_opens_a_refund_not_received_case(
     )
     answer = anna.inbox()[-1]["text"]
     if not overdue:
-        assert t["card_due"].split(",")[0] in answer
+        assert t["card_due"][:25] in answer
         assert await no_cases(sandbox)
         return
     assert t["overdue"] in answer
@@ -177,7 +181,10 @@ async def test_paid_order_offers_cancellation(sandbox: Sandbox, lang: str) -> No
 
 async def test_shipped_order_has_nothing_to_refund_yet(sandbox: Sandbox, lang: str) -> None:
     anna, t = await ask_refund(sandbox, lang, order("R1", BUYER, "shipped", placed_at=PLACED))
-    assert t["transit"] in anna.inbox()[-1]["text"]
+    answer = anna.inbox()[-1]
+    assert t["transit"] in answer["text"]
+    # Waiting for the parcel is the advice: Back and a person, no dialog to go into.
+    assert [data for _, data in anna.buttons(answer)] == ["rf:back:R1", "m:person"]
 
 
 async def test_delivered_not_received_opens_a_case(sandbox: Sandbox, lang: str) -> None:

@@ -15,11 +15,11 @@ EN = {
     "intro": "Sellers don't take messages from buyers directly",
     "no_order": "Not about an order",
     "ask_any": "Write your question for the seller",
-    "ask_order": "Write your question about “JBL Go 3” (order №DEMO-{id}-09)",
+    "ask_order": "Write your question about “JBL Go 3” (order #DEMO-{id}-09)",
     "done": "Support will pass your question to the seller and bring the answer here.",
-    "case": "Your request №1 is registered",
-    "again": "You already have request №1 open",
-    "unknown": "I can't find order №99999 among your orders.",
+    "case": "Your request number is #1",
+    "again": "You already have request #1 open",
+    "unknown": "I can't find order #99999 among your orders.",
     "back": "Back",
 }
 RU = {
@@ -27,7 +27,7 @@ RU = {
     "no_order": "Вопрос не по заказу", "ask_any": "Напишите вопрос продавцу одним сообщением",
     "ask_order": "Напишите одним сообщением ваш вопрос о «JBL Go 3» (заказ №DEMO-{id}-09)",
     "done": "Поддержка передаст ваш вопрос продавцу и пришлёт ответ сюда.",
-    "case": "Ваше обращение №1 зарегистрировано", "again": "у вас уже открыто обращение №1",
+    "case": "Номер вашего обращения — №1", "again": "у вас уже открыто обращение №1",
     "unknown": "Не нахожу заказ №99999 среди ваших заказов.",
     "back": "Назад",
 }  # fmt: skip
@@ -63,9 +63,11 @@ async def test_question_about_an_order_becomes_a_case(
     assert intro["text"].startswith(t["intro"])
     labels = [label for label, _ in buyer.buttons(intro)]
     assert labels[0].endswith(t["no_order"])
+    assert "m:person" in [data for _, data in buyer.buttons(intro)]  # a person, at every step
     await buyer.press(data=OrderCb(purpose=Purpose.seller, order_id="DEMO-50-09").pack())
     [ask] = buyer.inbox()[-1:]
     assert ask["text"].startswith(t["ask_order"].format(id=50))
+    assert "m:person" in [data for _, data in buyer.buttons(ask)]
     [done] = await buyer.send("Does it come with a charging cable?")
     assert done["text"].startswith(t["done"])
     assert t["case"] in done["text"]

@@ -140,7 +140,7 @@ class Scheduler:
 def _closed_for_buyer(number: int) -> Notice:
     def notice() -> tuple[str, InlineKeyboardMarkup | None]:
         return _(
-            "We haven't heard back from you, so request №{number} is now closed. "
+            "We haven't heard back from you, so request #{number} is now closed. "
             "If you still need help, just write here or open a new request from the menu."
         ).format(number=number), None
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import I18n
 from babel.dates import format_date, format_datetime, get_timezone_name
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import format_currency, format_decimal, format_percent, get_currency_symbol
 from babel.units import format_unit
 
 
@@ -35,7 +35,18 @@ def calendar_day(value: date, locale: str | None = None) -> str:
 
 
 def money(amount: Decimal, currency: str, locale: str | None = None) -> str:
-    return format_currency(amount, currency, locale=locale or current_locale())
+    """An amount in the locale's way: "₽1,890.00", "1 890,00 ₽", "RUB 1,890.00".
+
+    A currency written as letters (its code, where the locale has no sign for it) is
+    kept apart from the digits by a no-break space, as CLDR's currency spacing asks
+    (Babel glues them: "RUB1,890.00")."""
+    locale = locale or current_locale()
+    text = format_currency(amount, currency, locale=locale)
+    symbol = get_currency_symbol(currency, locale=locale)
+    rest = text.removeprefix(symbol)
+    if rest != text and symbol[-1:].isalpha() and rest[:1].isdigit():
+        return f"{symbol}\u00a0{rest}"
+    return text
 
 
 def number(value: int | float, locale: str | None = None) -> str:

@@ -25,15 +25,23 @@ class OrderStatus(StrEnum):
     paid = "paid"
     shipped = "shipped"
     delivered = "delivered"
+    awaiting_review = "awaiting_review"
+    """Delivered, and the buyer confirmed receipt: the marketplace waits for their review."""
     cancelled = "cancelled"
     refunded = "refunded"
 
+
+DELIVERED = (OrderStatus.delivered, OrderStatus.awaiting_review)
+"""The buyer has the parcel."""
+ACTIVE = (OrderStatus.paid, OrderStatus.shipped)
+"""Paid and not with the buyer yet: the orders the marketplace calls active."""
 
 ORDER_STATUS_LABELS: dict[str, str] = {
     OrderStatus.unpaid: N_("unpaid"),
     OrderStatus.paid: N_("awaiting shipment"),
     OrderStatus.shipped: N_("on its way"),
     OrderStatus.delivered: N_("delivered"),
+    OrderStatus.awaiting_review: N_("awaiting your review"),
     OrderStatus.cancelled: N_("cancelled"),
     OrderStatus.refunded: N_("refunded"),
 }

@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.config import Settings
-from bot.domain.orders import OrderStatus, PaymentMethod
+from bot.domain.orders import DELIVERED, OrderStatus, PaymentMethod
 from storage.models import Order
 
 CLOSED = (OrderStatus.cancelled, OrderStatus.refunded)
-IN_HANDS = (OrderStatus.shipped, OrderStatus.delivered)
+IN_HANDS = (OrderStatus.shipped, *DELIVERED)
 
 
 class CancelVerdict(StrEnum):
@@ -88,7 +88,7 @@ def refund_verdict(order: Order, settings: Settings, now: datetime) -> RefundVer
         return RefundVerdict.not_cancelled
     if status == OrderStatus.shipped:
         return RefundVerdict.in_transit
-    if status == OrderStatus.delivered:
+    if status in DELIVERED:
         return RefundVerdict.delivered
     if order.refund_issued_at is None:
         return RefundVerdict.unrecorded

@@ -36,7 +36,12 @@ REQUIRED = (
     "currency",
     "title",
 )
-PAID_STATUSES = {OrderStatus.paid, OrderStatus.shipped, OrderStatus.delivered}
+PAID_STATUSES = {
+    OrderStatus.paid,
+    OrderStatus.shipped,
+    OrderStatus.delivered,
+    OrderStatus.awaiting_review,
+}
 MAX_AMOUNT = Decimal("999999999999.99")
 # Telegram user ids have at most 52 significant bits.
 MAX_TELEGRAM_ID = 2**52 - 1

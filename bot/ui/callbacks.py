@@ -36,6 +36,7 @@ class LangCb(CallbackData, prefix="lang"):
 class BuyerCaseAction(StrEnum):
     withdraw = "w"
     route = "r"
+    reopen = "o"
 
 
 class BuyerCaseCb(CallbackData, prefix="bc"):

@@ -70,15 +70,19 @@ def language_picker() -> InlineKeyboardMarkup:
     # Each language is named in itself, so anyone can find their own.
     builder.button(text="English", callback_data=LangCb(locale=Lang.en))
     builder.button(text="Русский", callback_data=LangCb(locale=Lang.ru))
+    builder.button(text=_("⬅️ Main menu"), callback_data=MenuCb(action=MenuAction.home))
+    builder.adjust(2, 1)
     return builder.as_markup()
+
+
+def person_button() -> InlineKeyboardButton:
+    """The way out to a person, on every step of every dialog."""
+    return InlineKeyboardButton(
+        text=_("🙋 Talk to a person"), callback_data=MenuCb(action=MenuAction.person).pack()
+    )
 
 
 def with_way_out(builder: InlineKeyboardBuilder, back: CallbackData) -> InlineKeyboardMarkup:
     """A dialog step's keyboard, finished with Back and a way out to a person."""
-    builder.row(
-        InlineKeyboardButton(text=_("⬅️ Back"), callback_data=back.pack()),
-        InlineKeyboardButton(
-            text=_("🙋 Talk to a person"), callback_data=MenuCb(action=MenuAction.person).pack()
-        ),
-    )
+    builder.row(InlineKeyboardButton(text=_("⬅️ Back"), callback_data=back.pack()), person_button())
     return builder.as_markup()

@@ -58,8 +58,7 @@ async def open_case(
     )
     await state.clear()
     await svc.commit()
-    status = case_opened(opened, svc.cases)
-    await target.answer(f"{intro}\n\n{status}" if intro else status, reply_markup=main_menu())
+    await target.answer(case_opened(opened, svc.cases, intro), reply_markup=main_menu())
     return opened
 
 

@@ -25,7 +25,7 @@ TEXT = {
         "request": "Request a cancellation",
         "reason": "Delivery takes too long",
         "requested": "is with the support team.",
-        "due": "usually reaches your bank card within minutes, and at the latest by",
+        "due": "goes back to your bank card and arrives by",
         "overdue": "should have arrived by",
         "describe": "Describe the problem in one message",
         "photos": "Now send photos of the packaging and of the defect",
@@ -33,7 +33,7 @@ TEXT = {
         "done": "Done",
         "send": "Send the claim",
         "sent": "and its photos are with the support team.",
-        "not_found": "I can't find order №{n} among your orders.",
+        "not_found": "I can't find order #{n} among your orders.",
         "back": "Back",
     },
     "ru": {
@@ -46,7 +46,7 @@ TEXT = {
         "request": "Запросить отмену",
         "reason": "Слишком долгая доставка",
         "requested": "передан в поддержку.",
-        "due": "обычно приходят на банковскую карту за несколько минут, но не позже",
+        "due": "возвращаются на вашу банковскую карту и поступят не позднее",
         "overdue": "должен был прийти не позже",
         "describe": "Опишите проблему одним сообщением",
         "photos": "Теперь пришлите фотографии упаковки и дефекта",
@@ -103,7 +103,7 @@ async def test_cancel_at_once_and_by_review(live: LiveBot, lang: str) -> None:
     assert t["card"] in done["text"]
 
     await anna.press(t["cancel"])
-    await anna.press(f"№{buyer}-2")
+    await anna.press(f"{buyer}-2 · ")
     await anna.press(t["request"])
     [requested] = await anna.press(t["reason"])
     assert t["requested"] in requested["text"]
@@ -126,10 +126,10 @@ async def test_refund_due_date_and_overdue_case(live: LiveBot, lang: str) -> Non
     anna = live.person(buyer, "Anna", language_code=lang)
     await anna.send("/start")
     await anna.press(t["refund"])
-    [due] = await anna.press(f"№{buyer}-1")
+    [due] = await anna.press(f"{buyer}-1 · ")
     assert t["due"] in due["text"]
     await anna.press(t["back"])
-    [overdue] = await anna.press(f"№{buyer}-2")
+    [overdue] = await anna.press(f"{buyer}-2 · ")
     assert t["overdue"] in overdue["text"]
     [(case, _messages)] = await cases_with_messages(live, buyer)
     assert (case.type, case.order_id) == ("refund_not_received", f"{buyer}-2")
@@ -159,7 +159,7 @@ async def test_defect_claim_with_an_album_through_real_polling(live: LiveBot, la
     anna = live.person(buyer, "Anna", language_code=lang)
     await anna.send("/start")
     await anna.press(t["defect"])
-    [describe] = await anna.press(f"№{buyer}-1")
+    [describe] = await anna.press(f"{buyer}-1 · ")
     assert t["describe"] in describe["text"]
     [photos] = await anna.send("Broken hinge / сломана петля")
     assert photos["text"].startswith(t["photos"])

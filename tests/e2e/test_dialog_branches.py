@@ -22,8 +22,8 @@ TEXT = {
         "unpaid_done": "It was not paid, so nothing was charged.",
         "bonus_done": "are back on your bonus balance",
         "shipped": "so it can no longer be cancelled",
-        "to_refund": "💸 Refund",
-        "to_defect": "📦 Defective or damaged item",
+        "wait": "wait for the parcel: you can refuse it when it arrives",
+        "person": "🙋 Talk to a person",
         "not_paid": "was not paid, so nothing was charged and there is no money to return.",
         "no_record": "but I have no record of its refund yet",
         "delivered": "is delivered. What is wrong with it?",
@@ -38,8 +38,8 @@ TEXT = {
         "unpaid_done": "Он не был оплачен, так что ничего не списано.",
         "bonus_done": "вернулись на ваш бонусный счёт",
         "shipped": "поэтому отменить его нельзя",
-        "to_refund": "💸 Возврат денег",
-        "to_defect": "📦 Брак или повреждение",
+        "wait": "дождитесь посылки: от неё можно отказаться при получении",
+        "person": "🙋 Связаться с сотрудником",
         "not_paid": "не был оплачен: деньги не списывались, возвращать нечего.",
         "no_record": "но данных о возврате денег у меня пока нет",
         "delivered": "доставлен. Что с ним не так?",
@@ -80,21 +80,21 @@ async def test_cancel_unpaid_bonus_and_shipped(live: LiveBot, lang: str) -> None
     anna = live.person(buyer, "Anna", language_code=lang)
     await anna.send("/start")
     await anna.press(t["cancel"])
-    await anna.press(f"№{buyer}-U")
+    await anna.press(f"{buyer}-U · ")
     [done] = await anna.press(t["yes"])
     assert t["unpaid_done"] in done["text"]
 
     await anna.press(t["cancel"])
-    await anna.press(f"№{buyer}-B")
+    await anna.press(f"{buyer}-B · ")
     [done] = await anna.press(t["yes"])
     assert t["bonus_done"] in done["text"]
 
     await anna.press(t["cancel"])
-    [shipped] = await anna.press(f"№{buyer}-S")
+    [shipped] = await anna.press(f"{buyer}-S · ")
     assert t["shipped"] in shipped["text"]
-    labels = [label for label, _ in anna.buttons(shipped)]
-    assert t["to_refund"] in labels
-    assert t["to_defect"] in labels
+    # On its way: wait, then refuse or return it; Back and a person are the buttons.
+    assert t["wait"] in shipped["text"]
+    assert [label for label, _ in anna.buttons(shipped)] == [f"⬅️ {t['back']}", t["person"]]
 
     statuses, cases = await rows(live, buyer)
     assert statuses == {
@@ -122,11 +122,11 @@ async def test_refund_unpaid_no_record_and_not_received(live: LiveBot, lang: str
     assert t["not_paid"] in unpaid["text"]
 
     await anna.press(t["back"])  # back to the list of orders
-    [no_record] = await anna.press(f"№{buyer}-N")
+    [no_record] = await anna.press(f"{buyer}-N · ")
     assert t["no_record"] in no_record["text"]
 
     await anna.press(t["refund"])
-    [delivered] = await anna.press(f"№{buyer}-D")
+    [delivered] = await anna.press(f"{buyer}-D · ")
     assert t["delivered"] in delivered["text"]
     [sorry] = await anna.press(t["lost"])
     assert t["sorry"] in sorry["text"]

@@ -35,8 +35,8 @@ async def stored(live: LiveBot, order_id: str) -> tuple[str, list[str]]:
                       "Готово: заказ №DEMO-960001-01 отменён"]),
      (960_002, "en", ["PLEASE CANCEL ORDER DEMO-960002-01!!!",
                       "Cancel order #DEMO-960002-01 (Xiaomi Redmi Buds 4 Lite)?", "Yes",
-                      "Cancel your order №DEMO-960002-01", "Yes, cancel the order",
-                      "Done: order №DEMO-960002-01 is cancelled"])],
+                      "Cancel your order #DEMO-960002-01", "Yes, cancel the order",
+                      "Done: order #DEMO-960002-01 is cancelled"])],
 )  # fmt: skip
 async def test_typed_cancel_over_http(live: LiveBot, user_id: int, lang: str, t: list[str]) -> None:
     typed, question, yes, dialog, confirm, done = t

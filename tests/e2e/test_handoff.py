@@ -18,7 +18,7 @@ async def open_case(live: LiveBot, person: Person, text: str, *, ru: bool) -> in
     await person.send("/start")
     await person.press("Связаться с сотрудником" if ru else "Talk to a person")
     [reply] = await person.send(text)
-    match = re.search(r"№(\d+)", reply["text"])
+    match = re.search(r"[№#](\d+)", reply["text"])
     assert match is not None, reply["text"]
     return int(match.group(1))
 
