@@ -116,6 +116,10 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+SHUTTING = {"57P01", "57P02", "57P03"}
+"""PostgreSQL's admin_shutdown, crash_shutdown and cannot_connect_now."""
+
+
 def is_outage(error: BaseException) -> bool:
     """The database or Redis could not be reached (or dropped the connection).
 
@@ -128,11 +132,17 @@ def is_outage(error: BaseException) -> bool:
     from redis.exceptions import TimeoutError as RedisTimeoutError
     from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
-    if isinstance(error, DBAPIError) and (
-        error.connection_invalidated
-        or isinstance(error.orig, PostgresConnectionError | CannotConnectNowError)
-    ):
-        return True
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        # SQLAlchemy's asyncpg adapter wraps the driver's error: look beneath it too.
+        # "The database system is shutting down / starting up" (SQLSTATE 57P01-57P03)
+        # is a server on its way down or up.
+        for cause in (error.orig, getattr(error.orig, "__cause__", None)):
+            if isinstance(cause, PostgresConnectionError | CannotConnectNowError | OSError):
+                return True
+            if str(getattr(cause, "sqlstate", "") or getattr(cause, "pgcode", "")) in SHUTTING:
+                return True
     return isinstance(
         error,
         OperationalError

@@ -3,6 +3,8 @@ deleted and closed topics, and who may act on cases."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -10,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.clock import ManualClock
+from bot.desk.handoff import DatabaseTurns
 from bot.emulator.model import BotApiModel
 from bot.emulator.sandbox import SANDBOX_TOKEN, Agent, Person, Sandbox
 from storage.models import Case, CaseMessage
@@ -87,7 +90,7 @@ async def test_deleted_topic_is_recreated_and_the_message_still_arrives(box: San
     new = olga.topic_id(case_id)
     assert new != old
     topic = olga.topic(case_id)
-    assert topic[0]["text"].startswith("📂 Case №1")
+    assert topic[0]["text"].startswith("📂 Case #1")
     assert topic[-1]["text"] == "are you there?"
     async with box.db() as session:
         case = await session.get(Case, case_id)
@@ -111,7 +114,7 @@ async def test_case_survives_telegram_being_down_and_gets_its_topic_later(box: S
     assert box.model.chats[GROUP].topics == {}
     box.model.faults.clear()
     await box.run_due()
-    assert Agent(box, 500, GROUP).topic(1)[0]["text"].startswith("📂 Case №1")
+    assert Agent(box, 500, GROUP).topic(1)[0]["text"].startswith("📂 Case #1")
     assert anna.id == 10
 
 
@@ -189,5 +192,23 @@ async def test_topic_deleted_before_its_card_arrived_is_made_again(box: Sandbox)
     assert olga.topic(1) == []  # somebody deleted the topic before its card arrived
     box.model.delete_topic_by_hand(GROUP, olga.topic_id(1))
     await anna.send("still there?")
-    assert olga.topic(1)[0]["text"].startswith("📂 Case №1")
+    assert olga.topic(1)[0]["text"].startswith("📂 Case #1")
     assert olga.topic(1)[-1]["text"] == "still there?"
+
+
+async def test_database_turns_survive_a_cancelled_waiter() -> None:
+    """A lane job cancelled while it waits for a database turn leaves no trace: once the
+    turns are free, the next job gets one at once."""
+    turns = DatabaseTurns(2)
+    await turns.take(resuming=False)
+    await turns.take(resuming=False)
+    waiting = asyncio.ensure_future(turns.take(resuming=True))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiting
+    turns.give_back()
+    turns.give_back()
+    async with asyncio.timeout(1):
+        await turns.take(resuming=False)
+        await turns.take(resuming=True)

@@ -57,7 +57,7 @@ async def test_a_new_case_gets_its_topic_and_card(desk: Desk) -> None:
     card, history = desk.agent.topic(case_id)[:2]
     assert card["text"].startswith(
         desk.says(
-            {"en": "📂 Case №1 · General question", "ru": "📂 Обращение №1 · Общий вопрос"}, "agent"
+            {"en": "📂 Case #1 · General question", "ru": "📂 Обращение №1 · Общий вопрос"}, "agent"
         )
     )
     language = {("en", "ru"): "английский", ("ru", "en"): "Russian"}[
@@ -411,7 +411,7 @@ async def test_group_is_reminded_once_before_the_deadline(desk: Desk) -> None:
     general = [m for m in desk.box.model.bot_messages(GROUP) if "message_thread_id" not in m]
     assert len(general) == 1
     assert general[0]["text"].startswith(desk.says(
-        {"en": "⏰ Case №1 (General question) still has no answer",
+        {"en": "⏰ Case #1 (General question) still has no answer",
          "ru": "⏰ Обращение №1 (Общий вопрос) всё ещё без ответа"}, "agent"))  # fmt: skip
     assert f"/{desk.agent.topic_id(case_id)}" in general[0]["text"]
     desk.box.clock.set(due + timedelta(hours=1))  # and past the deadline, round after round

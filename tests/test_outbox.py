@@ -151,7 +151,7 @@ async def test_a_case_whose_card_never_arrived_gets_it_next_round(box: Sandbox) 
     box.model.faults.clear()
     await later(box)
     texts = topic_texts(olga, opened.case.id)
-    assert texts[0].startswith("📂 Case №1")
+    assert texts[0].startswith("📂 Case #1")
     assert "where is my parcel" in texts[1]
     assert len(texts) == 2
 
@@ -168,7 +168,7 @@ async def test_history_refused_after_the_card_is_posted_next_round(box: Sandbox)
         assert (case.card_message_id is not None, case.history_posted) == (True, False)
     await later(box)
     texts = topic_texts(olga, opened.case.id)
-    assert [t.split("\n")[0] for t in texts] == ["📂 Case №1 · General question",
+    assert [t.split("\n")[0] for t in texts] == ["📂 Case #1 · General question",
                                                  "Conversation so far:"]  # fmt: skip
 
 

@@ -62,7 +62,7 @@ async def test_200_cases_at_once_reach_the_group_in_order_without_a_429(
     ascending = sum(a < b for a, b in itertools.pairwise(made))
     assert ascending >= 0.95 * (CASES - 1)
     for case in range(1, CASES + 1):
-        assert olga.topic(case)[0]["text"].startswith(f"📂 Case №{case}")
+        assert olga.topic(case)[0]["text"].startswith(f"📂 Case #{case}")
     group = [t for t, _method, chat in box.model.timeline if chat == GROUP]
     rate = (len(group) - 1) / (group[-1] - group[0])
     configured = 20 / WINDOW

@@ -23,7 +23,7 @@ async def test_shell_answers_as_an_agent_and_presses_card_buttons(sqlite_url: st
         await shell.handle(line)
     await box.stop()
     text = out.getvalue()
-    assert "agents · №1 · General question · Anna › 📂 Case №1 · General question" in text
+    assert "agents · №1 · General question · Anna › 📂 Case #1 · General question" in text
     assert "bot › Hello, checking\n      \n      — Olga, служба поддержки" in text
     assert "Ваше обращение №1 решено" in text
     assert "[№1] agent › Hello, checking" in text

@@ -8,9 +8,11 @@ import pytest
 from aiogram.fsm.storage.base import StorageKey
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from asyncpg.exceptions import CannotConnectNowError
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
-from storage.db import create_engine, create_session_factory
+from storage.db import create_engine, create_session_factory, is_outage
 from storage.fsm import SqlStorage
 from storage.migrate import upgrade
 from storage.models import Base, User
@@ -68,3 +70,17 @@ async def test_datetimes_come_back_aware_in_utc(sqlite_url: str) -> None:
         assert user.first_seen == seen
         assert user.first_seen.tzinfo is not None
     await engine.dispose()
+
+
+def test_a_postgres_shutting_down_is_an_outage_not_a_failure() -> None:
+    """SQLAlchemy's asyncpg adapter wraps "the database system is shutting down": the
+    job in hand waits for the server instead of failing with a traceback (as the
+    PostgreSQL outage test once saw)."""
+
+    class Adapted(Exception):
+        pass
+
+    shutting = Adapted("the database system is shutting down")
+    shutting.__cause__ = CannotConnectNowError("the database system is shutting down")
+    assert is_outage(DBAPIError("SELECT 1", {}, shutting))
+    assert not is_outage(DBAPIError("SELECT 1", {}, Adapted('syntax error at "SELEC"')))

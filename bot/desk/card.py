@@ -71,7 +71,7 @@ def language_name(locale: str, in_locale: str) -> str:
 def card_text(data: CardData, tz: ZoneInfo) -> str:
     case = data.case
     lines = [
-        _("📂 Case №{number} · {type}").format(number=case.id, type=case_type_label(case.type)),
+        _("📂 Case #{number} · {type}").format(number=case.id, type=case_type_label(case.type)),
         _("Status: {status}").format(status=case_status_label(case.status)),
         _("Agent: {name}").format(name=case.assignee_name)
         if case.assignee_name

@@ -126,7 +126,7 @@ job gives its turn back while it waits for Telegram. Fewer than the pool's five
 connections, so the updates being handled always find one."""
 
 
-class _Turns:
+class DatabaseTurns:
     """DATABASE_TURNS turns to use the database, handed out in order, except that a job
     coming back from Telegram goes ahead of jobs not yet started: it finishes sooner,
     and the jobs in hand keep Telegram's budget busy."""
@@ -137,16 +137,19 @@ class _Turns:
         self._starting: deque[asyncio.Future[None]] = deque()
 
     async def take(self, *, resuming: bool) -> None:
-        if self._free > 0 and not self._resuming and not self._starting:
+        if self._free > 0:  # a free turn means nobody is waiting: give_back serves them first
             self._free -= 1
             return
         waiter = asyncio.get_running_loop().create_future()
-        (self._resuming if resuming else self._starting).append(waiter)
+        queue = self._resuming if resuming else self._starting
+        queue.append(waiter)
         try:
             await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self.give_back()  # handed over just as it was cancelled
+            elif waiter in queue:
+                queue.remove(waiter)
             raise
 
     def give_back(self) -> None:
@@ -337,7 +340,7 @@ class Handoff:
         self.lanes = lanes
         self.tz = ZoneInfo(settings.timezone)
         self._cards: OrderedDict[int, str] = OrderedDict()
-        self._turns = _Turns(DATABASE_TURNS)
+        self._turns = DatabaseTurns(DATABASE_TURNS)
 
     # ------------------------------------------------------------------ entry points
 

@@ -93,12 +93,12 @@ class Scheduler:
             }
             if case.response_due_at <= now:
                 text = _(
-                    "⏰ Case №{number} ({type}) is overdue: the buyer was promised a first "
+                    "⏰ Case #{number} ({type}) is overdue: the buyer was promised a first "
                     "answer by {deadline}.\n{link}"
                 )
             else:
                 text = _(
-                    "⏰ Case №{number} ({type}) still has no answer; the first answer is due "
+                    "⏰ Case #{number} ({type}) still has no answer; the first answer is due "
                     "by {deadline}.\n{link}"
                 )
             return text.format(**values), None

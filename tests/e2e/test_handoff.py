@@ -42,7 +42,7 @@ async def test_case_reaches_topic_and_reply_reaches_buyer_in_their_language(
     olga = agent(live)
     await live.settle(lambda: olga.has_topic(case_id) and len(olga.topic(case_id)) >= 2)
     card, history = olga.topic(case_id)[:2]
-    assert card["text"].startswith(f"📂 Case №{case_id} · General question")
+    assert card["text"].startswith(f"📂 Case #{case_id} · General question")
     assert "Посылка не пришла, заказ 555" in history["text"]
     before = len(anna.inbox())
     await olga.say(case_id, "We are on it", until=lambda: len(anna.inbox()) > before)
@@ -66,7 +66,7 @@ async def test_deleted_topic_is_recreated(live: LiveBot) -> None:
             and last_text(olga, case_id) == "hello? anyone?"
         )
     )
-    assert olga.topic(case_id)[0]["text"].startswith(f"📂 Case №{case_id}")
+    assert olga.topic(case_id)[0]["text"].startswith(f"📂 Case #{case_id}")
 
 
 async def test_429_storm_on_one_buyer_while_others_get_replies(live: LiveBot) -> None:
@@ -115,7 +115,7 @@ async def test_blocked_buyer_is_shown_in_the_topic(live: LiveBot) -> None:
 def reminders(live: LiveBot, case_id: int) -> int:
     """Reminders about the case in the agents' group's general topic."""
     return sum(
-        f"Case №{case_id} " in m["text"]
+        f"Case #{case_id} " in m["text"]
         for m in live.model.bot_messages(AGENT_CHAT)
         if "message_thread_id" not in m
     )

@@ -38,7 +38,7 @@ async def case_of(live: LiveBot, buyer_id: int) -> tuple[Case, list[str]]:
 
 @pytest.mark.parametrize(
     ("user_id", "lang", "menu", "summary", "older", "number"),
-    [(800_001, "ru", "Мои заказы", "У вас 13 заказов:", "Более ранние ▶️", "Заказ"),
+    [(800_001, "ru", "Мои заказы", "У вас 13 заказов:", "Более ранние ▶️", "Заказ №"),
      (800_002, "en", "My orders", "You have 13 orders:", "Older ▶️", "Order #")],
 )  # fmt: skip
 async def test_my_orders_over_http(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.e2e.conftest import AGENT_CHAT
 from tests.e2e.harness import LiveBot
 
@@ -25,7 +27,10 @@ async def test_stats_answers_in_the_agents_group(live: LiveBot) -> None:
     answer = next(m for m in answers if "text" in m)
     table = answer["text"]
     assert table.startswith("Complaint-handling report")
-    assert "Cases opened\nEnglish 1 · all 1\n" in table
+    # The shared bot holds other tests' cases too: at least this buyer's is counted.
+    opened = re.search(r"Cases opened\n(?:.* · )?English (\d+) · all (\d+)\n", table)
+    assert opened is not None, table
+    assert int(opened[1]) >= 1
     assert "|" not in table
     bold = {table[e["offset"] : e["offset"] + e["length"]]
             for e in answer["entities"] if e["type"] == "bold"}  # fmt: skip
