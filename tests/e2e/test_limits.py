@@ -36,11 +36,13 @@ from tests.e2e.harness import LiveBot
 WINDOW = 2.0
 """Telegram's second and a group's minute both scaled down to two seconds: the bot may
 send 15 messages a second in all, 10 a second to the group, one every 2 s per buyer."""
-LIMITS = RateLimits(bot=(30, WINDOW), private=(3, 2 * WINDOW), group=(20, WINDOW))
+LIMITS = RateLimits(bot=(30, WINDOW), private=(4, 2 * WINDOW), group=(20, WINDOW))
 CASES = 200
 FLOOD = 1000
 SLOW_DOWN = "You are sending messages very fast"
 FIRST_BUYER = 780_001
+ANOTHER_BUYER = 789_901
+"""The first of six buyers with no case, writing before and during the flood."""
 
 
 def _database(workdir: Path) -> str:
@@ -116,25 +118,26 @@ async def test_200_waiting_cases_reach_the_group_in_order_without_a_429(paced: L
     rate = (len(group) - 1) / (group[-1] - group[0])
     configured = LIMITS.group[0] / WINDOW
     print(f"{len(group)} group calls at {rate:.1f}/s of {configured:.0f}/s; 429s: 0")
-    # In-process (tests/test_pacing.py) the pacer reaches over 90% of the rate. Here the
-    # bot's own database work for 200 cases at once is what limits it on a 2-core
-    # machine (measured 7.1/s of 10/s on a quiet one): this floor catches a pacer that
-    # stalls, not the last 20%.
+    # Measured 9.4/s of 10/s on a quiet 2-core machine, but 7.1/s in one run: over
+    # HTTP the bot's own database work for 200 cases at once competes with the pacer.
+    # This floor catches a pacer that stalls; the 90% is asserted in-process
+    # (tests/test_pacing.py), where it is not at the mercy of the machine.
     assert rate >= 0.5 * configured
 
 
 async def test_one_buyer_flooding_slows_nobody_else(paced: LiveBot, tmp_path: Path) -> None:
     olga = Agent(paced, 790_001, AGENT_CHAT)
     flooder = paced.person(FIRST_BUYER, "Buyer 0", language_code="en")  # owns case 1
-    other = paced.person(FIRST_BUYER + 1, "Buyer 1", language_code="en")
-    other_topic = lambda: len(olga.topic(2))  # noqa: E731
 
     async def other_round_trip(n: int) -> float:
-        """The other buyer writes to their case; seconds until it is in their topic."""
-        before = other_topic()
+        """Another buyer writes /start; seconds until the bot's answer arrives. Each
+        round trip is a different buyer, so no one's own chat limit is what is measured;
+        their relays to agents would share the group's limit with the flood, oldest case
+        first, so the bot's own answers are what must not slow down."""
+        other = paced.person(ANOTHER_BUYER + n, f"Lena {n}", language_code="en")
         started = time.monotonic()
-        paced.model.send_message(other.id, f"other buyer {n}")
-        await paced.settle(lambda: other_topic() > before)
+        paced.model.send_message(other.id, "/start")
+        await paced.settle(lambda: len(other.inbox()) > 0)
         return time.monotonic() - started
 
     usual = [await other_round_trip(n) for n in range(3)]
@@ -165,7 +168,7 @@ async def test_one_buyer_flooding_slows_nobody_else(paced: LiveBot, tmp_path: Pa
     seconds = group[-1] - group[0]
     print(
         f"{FLOOD} messages -> {len(group)} group posts in {seconds:.1f} s; 429s: "
-        f"{paced.model.rejected}; other buyer's relay: usual {statistics.median(usual):.2f} s, "
+        f"{paced.model.rejected}; other buyer's answers: usual {statistics.median(usual):.2f} s, "
         f"during the flood {statistics.median(during):.2f} s"
     )
     assert paced.model.rejected == 0
