@@ -41,6 +41,13 @@ async def ask_person(desk: Desk, text: str = "Where is my parcel 12345?") -> int
         return (await session.scalars(select(Case.id).order_by(Case.id.desc()))).first() or 0
 
 
+async def resolved_case(desk: Desk) -> int:
+    """A case the buyer opened through 'talk to a person' and an agent then resolved."""
+    case_id = await ask_person(desk)
+    await desk.agent.press(case_id, desk.says({"en": "Resolve", "ru": "Решено"}, "agent"))
+    return case_id
+
+
 async def case_row(box: Sandbox, case_id: int) -> Case:
     async with box.db() as session:
         case = await session.get(Case, case_id)
@@ -273,8 +280,7 @@ async def test_macro_reaches_buyer_in_buyer_language(desk: Desk) -> None:
 
 
 async def test_rating_and_comment_after_resolve(desk: Desk) -> None:
-    case_id = await ask_person(desk)
-    await desk.agent.press(case_id, desk.says({"en": "Resolve", "ru": "Решено"}, "agent"))
+    case_id = await resolved_case(desk)
     ask = desk.buyer.inbox()[-1]
     assert ask["text"].startswith(desk.says({"en": "Your request #1 is resolved",
                                              "ru": "Ваше обращение №1 решено"}))  # fmt: skip
@@ -289,8 +295,7 @@ async def test_rating_and_comment_after_resolve(desk: Desk) -> None:
 
 
 async def test_a_low_rating_gets_an_apology_and_the_offer_to_reopen(desk: Desk) -> None:
-    case_id = await ask_person(desk)
-    await desk.agent.press(case_id, desk.says({"en": "Resolve", "ru": "Решено"}, "agent"))
+    case_id = await resolved_case(desk)
     [rated] = await desk.buyer.press("1 ⭐")
     assert rated["text"].startswith(
         desk.says({"en": "I'm sorry we didn't help you as we should have with request #1.",
@@ -308,8 +313,7 @@ async def test_a_low_rating_gets_an_apology_and_the_offer_to_reopen(desk: Desk) 
 
 
 async def test_a_good_rating_offers_no_reopening(desk: Desk) -> None:
-    case_id = await ask_person(desk)
-    await desk.agent.press(case_id, desk.says({"en": "Resolve", "ru": "Решено"}, "agent"))
+    await resolved_case(desk)
     [rated] = await desk.buyer.press("5 ⭐")
     assert rated["text"].startswith(
         desk.says({"en": "Thank you for rating request #1: 5 of 5.",
@@ -319,8 +323,7 @@ async def test_a_good_rating_offers_no_reopening(desk: Desk) -> None:
 
 
 async def test_thanks_instead_of_stars_is_acknowledged_not_a_new_problem(desk: Desk) -> None:
-    case_id = await ask_person(desk)
-    await desk.agent.press(case_id, desk.says({"en": "Resolve", "ru": "Решено"}, "agent"))
+    case_id = await resolved_case(desk)
     thanks = desk.says({"en": "Thank you so much!", "ru": "Спасибо!"})
     [answer] = await desk.buyer.send(thanks)
     assert answer["text"] == desk.says(
@@ -362,8 +365,7 @@ async def test_my_requests_and_withdrawing_one(desk: Desk) -> None:
 
 
 async def test_buyer_message_reopens_recent_case_and_starts_new_one_later(desk: Desk) -> None:
-    case_id = await ask_person(desk)
-    await desk.agent.press(case_id, desk.says({"en": "Resolve", "ru": "Решено"}, "agent"))
+    case_id = await resolved_case(desk)
     desk.box.clock.advance(timedelta(days=3))
     [reply] = await desk.buyer.send("It broke again")
     again = {"en": "Your request #1 is open again", "ru": "Ваше обращение №1 снова открыто"}
