@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -163,16 +164,21 @@ async def test_an_album_in_shuffled_parts_counts_every_photo_once(
     assert ids == sorted(ids)  # in the order the buyer sent them, whatever the delivery
 
 
+async def album_after_eight(sandbox: Sandbox, anna: Person, size: int) -> list[dict[str, Any]]:
+    """Eight photos as one album, then an album of `size`: the bot's answers to the second."""
+    album(anna, 8, "album-1")
+    await sandbox.process()
+    before = {m["message_id"] for m in anna.inbox()}
+    album(anna, size, "album-2")
+    await sandbox.process()
+    return [m for m in anna.inbox() if m["message_id"] not in before]
+
+
 async def test_the_eleventh_photo_is_refused_and_nothing_is_lost(
     sandbox: Sandbox, lang: str
 ) -> None:
     anna, t = await described(sandbox, lang)
-    album(anna, 8, "album-1")
-    await sandbox.process()
-    before = {m["message_id"] for m in anna.inbox()}
-    album(anna, 3, "album-2")  # 2 fit, 1 does not
-    await sandbox.process()
-    new = [m for m in anna.inbox() if m["message_id"] not in before]
+    new = await album_after_eight(sandbox, anna, 3)  # 2 fit, 1 does not
     # The album's last part is refused, with one message for the album.
     assert [m["text"][:20] for m in new] == [t["full"][:20], t["refused"][:20]]
     [refused] = await anna.send(photo=PHOTO)
@@ -186,12 +192,7 @@ async def test_an_album_over_the_limit_says_how_many_photos_were_left_out(
     sandbox: Sandbox, lang: str
 ) -> None:
     anna, t = await described(sandbox, lang)
-    album(anna, 8, "album-1")
-    await sandbox.process()
-    before = {m["message_id"] for m in anna.inbox()}
-    album(anna, 5, "album-2")  # 2 fit, 3 do not
-    await sandbox.process()
-    new = [m for m in anna.inbox() if m["message_id"] not in before]
+    new = await album_after_eight(sandbox, anna, 5)  # 2 fit, 3 do not
     # One message for the album's refused parts, counting all three.
     assert [m["text"][:20] for m in new] == [t["full"][:20], t["refused_3"][:20]]
     assert new[1]["text"].startswith(t["refused_3"])
