@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from bot.domain.orders import OrderStatus, PaymentMethod
-from bot.emulator.sandbox import Sandbox
+from bot.emulator.sandbox import Person, Sandbox
 from bot.ops.order_import import OrderRecord
 from handlers.order_picker import OrderCb, Purpose
 from tests.demo import seed, seed_demo
@@ -39,6 +40,17 @@ def orders_of(
     return records
 
 
+async def my_orders(
+    sandbox: Sandbox, buyer: int, counts: dict[OrderStatus, int], lang: str
+) -> tuple[Person, dict[str, Any]]:
+    """A buyer with `counts` orders per state opens My orders; returns the listing."""
+    await seed(sandbox, *orders_of(sandbox, buyer, counts))
+    anna = sandbox.person(buyer, "Anna", language_code=lang)
+    await anna.send("/start")
+    [listing] = await anna.press({"en": "My orders", "ru": "Мои заказы"}[lang])
+    return anna, listing
+
+
 @pytest.mark.parametrize(
     ("lang", "expected"),
     [
@@ -52,10 +64,7 @@ async def test_counts_per_state_use_real_plural_forms(
     sandbox: Sandbox, lang: str, expected: list[str]
 ) -> None:
     counts = {OrderStatus.unpaid: 1, OrderStatus.paid: 2, OrderStatus.delivered: 5}
-    await seed(sandbox, *orders_of(sandbox, 30, counts))
-    anna = sandbox.person(30, "Anna", language_code=lang)
-    await anna.send("/start")
-    [listing] = await anna.press({"en": "My orders", "ru": "Мои заказы"}[lang])
+    _anna, listing = await my_orders(sandbox, 30, counts, lang)
     assert listing["text"].splitlines()[:4] == expected
 
 
@@ -73,10 +82,7 @@ async def test_awaiting_review_and_active_orders_are_counted(
     sandbox: Sandbox, lang: str, expected: list[str]
 ) -> None:
     counts = {OrderStatus.paid: 1, OrderStatus.shipped: 2, OrderStatus.awaiting_review: 2}
-    await seed(sandbox, *orders_of(sandbox, 41, counts))
-    anna = sandbox.person(41, "Anna", language_code=lang)
-    await anna.send("/start")
-    [listing] = await anna.press({"en": "My orders", "ru": "Мои заказы"}[lang])
+    anna, listing = await my_orders(sandbox, 41, counts, lang)
     assert listing["text"].splitlines()[:5] == expected
     # Delivered and confirmed: the buyer may ask for a refund or report a defect.
     [shown] = await anna.press(data=OrderCb(purpose=Purpose.view, order_id="AWA-41-0").pack())
