@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +75,18 @@ async def open_case(
     )
     await box.process()
     return opened
+
+
+async def open_general_cases(svc: Services, buyers: Iterable[int]) -> None:
+    """One general case per buyer, each saying "help BUYER", opened in order (not committed)."""
+    for buyer in buyers:
+        await svc.users.touch(buyer, f"Buyer {buyer}", "en", svc.clock.now())
+        await svc.cases.open(
+            buyer_id=buyer,
+            type_=CaseType.general,
+            locale="en",
+            entries=[Entry(sender="buyer", text=f"help {buyer}")],
+        )
 
 
 def texts(messages: list[dict[str, Any]]) -> list[str]:

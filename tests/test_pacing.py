@@ -11,12 +11,11 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.desk.pacing import LocalBuckets, Pacer, RedisBuckets
-from bot.domain.cases import CaseType, Entry
 from bot.emulator.model import RateLimits
 from bot.emulator.sandbox import Agent, Sandbox
 from bot.services import Services
 from tests.conftest import make_settings
-from tests.desk import GROUP
+from tests.desk import GROUP, open_general_cases
 
 WINDOW = 2.0
 """Telegram's windows (a second, a minute) scaled down to two seconds."""
@@ -43,13 +42,7 @@ async def test_200_cases_at_once_reach_the_group_in_order_without_a_429(
         svc = Services.build(session, settings, clock, handoff=box.dp["handoff"], bot=box.bot)
         for buyer in range(1, CASES + 1):
             box.model.add_user(buyer, f"Buyer {buyer}")
-            await svc.users.touch(buyer, f"Buyer {buyer}", "en", clock.now())
-            await svc.cases.open(
-                buyer_id=buyer,
-                type_=CaseType.general,
-                locale="en",
-                entries=[Entry(sender="buyer", text=f"help {buyer}")],
-            )
+        await open_general_cases(svc, range(1, CASES + 1))
         await svc.commit()
     await box.process()
     olga = Agent(box, 500, GROUP)

@@ -22,7 +22,6 @@ import pytest_asyncio
 from sqlalchemy import func, select
 
 from bot.clock import SystemClock
-from bot.domain.cases import CaseType, Entry
 from bot.emulator.model import BotApiModel, RateLimits
 from bot.emulator.sandbox import Agent
 from bot.services import Services
@@ -30,6 +29,7 @@ from storage.db import create_engine, create_session_factory
 from storage.migrate import upgrade
 from storage.models import CaseMessage
 from tests.conftest import make_settings
+from tests.desk import open_general_cases
 from tests.e2e.conftest import AGENT_CHAT, start_live_bot
 from tests.e2e.harness import LiveBot
 
@@ -57,15 +57,7 @@ async def _cases_waiting_for_topics(database_url: str) -> None:
         await upgrade(engine)
         async with create_session_factory(engine)() as session:
             svc = Services.build(session, settings, SystemClock())
-            for n in range(CASES):
-                buyer = FIRST_BUYER + n
-                await svc.users.touch(buyer, f"Buyer {n}", "en", svc.clock.now())
-                await svc.cases.open(
-                    buyer_id=buyer,
-                    type_=CaseType.general,
-                    locale="en",
-                    entries=[Entry(sender="buyer", text=f"help {n}")],
-                )
+            await open_general_cases(svc, range(FIRST_BUYER, FIRST_BUYER + CASES))
             await session.commit()
     finally:
         await engine.dispose()
@@ -104,7 +96,7 @@ async def test_200_waiting_cases_reach_the_group_in_order_without_a_429(paced: L
     await paced.settle(lambda: all(olga.has_topic(case) for case in range(1, CASES + 1)))
     await paced.settle(
         lambda: all(
-            any(f"help {case - 1}" in m.get("text", "") for m in olga.topic(case)[1:])
+            any(f"help {FIRST_BUYER + case - 1}" in m.get("text", "") for m in olga.topic(case)[1:])
             for case in range(1, CASES + 1)
         )
     )
