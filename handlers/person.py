@@ -71,18 +71,11 @@ async def handover(state: FSMContext, svc: Services, account: User) -> Handover:
     found = next(((t, topic) for group, t, topic in DIALOGS if current in group), None)
     if current is None or found is None:
         return Handover()
-    type_, topic = found
+    dialog_type, topic = found
     order = None
     if data.get("order_id"):
         order = await svc.orders.find(Buyer.of(account), str(data["order_id"]))
-    if type_ == CaseType.cancel_review and (
-        order is None
-        or policies.cancel_verdict(order, svc.settings, svc.clock.now())
-        != policies.CancelVerdict.review
-    ):
-        type_ = CaseType.general  # only a late cancellation is the agents' review
-    if type_ == CaseType.defect and order is None:
-        type_ = CaseType.general  # no order a claim could be about yet
+    type_ = policies.handover_type(dialog_type, order, svc.settings, svc.clock.now())
     entries = []
     if current in DefectDialog and "description" in data:
         entries = [data["description"], *data.get("photos", [])]

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.config import Settings
+from bot.domain.cases import CaseType
 from bot.domain.orders import DELIVERED, OrderStatus, PaymentMethod
 from storage.models import Order
 
@@ -52,6 +53,21 @@ class RefundVerdict(StrEnum):
 def cancel_window_ends(order: Order, settings: Settings) -> datetime:
     """Until this moment a paid order is cancelled at once."""
     return order.placed_at + timedelta(hours=settings.cancel_window_hours)
+
+
+def handover_type(
+    type_: CaseType, order: Order | None, settings: Settings, now: datetime
+) -> CaseType:
+    """The case type for a buyer who asks for a person in the middle of a dialog of
+    `type_`: a cancellation is the agents' review only when it is late, and a claim
+    needs the order it is about; anything else becomes a general case."""
+    if type_ == CaseType.cancel_review and (
+        order is None or cancel_verdict(order, settings, now) != CancelVerdict.review
+    ):
+        return CaseType.general
+    if type_ == CaseType.defect and order is None:
+        return CaseType.general
+    return type_
 
 
 def cancel_verdict(order: Order, settings: Settings, now: datetime) -> CancelVerdict:
