@@ -21,8 +21,8 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
-from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.methods import AnswerCallbackQuery, Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, ChatMemberAdministrator
@@ -46,6 +46,7 @@ from handlers import create_routers
 from storage.db import create_session_factory
 from storage.fsm import SqlStorage
 from storage.isolation import LocalEventIsolation
+from storage.locks import create_locks
 
 log = logging.getLogger("supportbot")
 
@@ -130,11 +131,10 @@ def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     )
 
 
-def _fsm(settings: Settings, engine: AsyncEngine) -> tuple[BaseStorage, BaseEventIsolation]:
+def _fsm(settings: Settings, engine: AsyncEngine) -> BaseStorage:
     if settings.redis_url:
-        storage = RedisStorage.from_url(settings.redis_url)
-        return storage, RedisEventIsolation(storage.redis)
-    return SqlStorage(create_session_factory(engine)), LocalEventIsolation()
+        return RedisStorage.from_url(settings.redis_url)
+    return SqlStorage(create_session_factory(engine))
 
 
 def create_dispatcher(
@@ -145,18 +145,22 @@ def create_dispatcher(
     `sleep` is how the delivery path waits (429 pauses, backoff, gathering an album);
     the sandbox passes one it controls, so tests never wait for real.
     """
-    storage, isolation = _fsm(settings, engine)
     i18n = create_i18n(settings.default_locale)
-    dp = Dispatcher(storage=storage, events_isolation=isolation)
+    # Across processes a chat's updates are taken one at a time by the inbox (bot.inbox);
+    # this keeps it so inside the process for whoever feeds the dispatcher directly.
+    dp = Dispatcher(storage=_fsm(settings, engine), events_isolation=LocalEventIsolation())
     sessions = create_session_factory(engine)
-    delivery = Delivery(sleep) if sleep is not None else Delivery()
+    dp["locks"] = locks = create_locks(
+        settings.redis_url, lease=settings.lock_lease_seconds, namespace=settings.bot_id()
+    )
+    delivery = Delivery(sleep, locks=locks) if sleep is not None else Delivery(locks=locks)
     handoff = Handoff(sessions, settings, clock, i18n, delivery)
     dp["settings"] = settings
     dp["clock"] = clock
     dp["i18n"] = i18n
     dp["delivery"] = delivery
     dp["handoff"] = handoff
-    dp["scheduler"] = Scheduler(handoff, settings.scheduler_interval_seconds)
+    dp["scheduler"] = Scheduler(handoff, settings.scheduler_interval_seconds, locks)
     dp["metrics"] = metrics = Metrics()
     metrics.watch_delivery(delivery)
     # The vocabulary for typed requests, indexed once (bot/intents/data/*.toml).
@@ -184,6 +188,7 @@ def create_dispatcher(
     dp.startup.register(register_commands)
     dp.startup.register(check_agent_groups)
     dp.shutdown.register(delivery.close)
+    dp.shutdown.register(locks.close)
     return dp
 
 

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     agent_signature: Literal["first_name", "none"] = "first_name"
     database_url: str = "sqlite+aiosqlite:///supportbot.sqlite3"
     redis_url: str | None = None
+    # Several processes (REDIS_URL): a process killed while it holds a chat, a delivery
+    # lane or a scheduler round lets another take it over this many seconds later.
+    lock_lease_seconds: float = Field(default=10, gt=0)
     telegram_api_url: str = "https://api.telegram.org"
     default_locale: Locale = "en"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -207,6 +210,11 @@ class Settings(BaseSettings):
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError("write the address to listen on as HOST:PORT, e.g. 127.0.0.1:8080")
         return value
+
+    def bot_id(self) -> str:
+        """The bot's numeric id (the token's part before the colon; not secret)."""
+        token = self.bot_token.get_secret_value() if self.bot_token else ""
+        return token.partition(":")[0] or "0"
 
     def listen_address(self) -> tuple[str, int]:
         host, _, port = self.webhook_listen.rpartition(":")

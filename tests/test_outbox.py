@@ -127,7 +127,6 @@ async def test_a_message_left_sending_by_a_crash_goes_again_flagged(box: Sandbox
         ).all()
         row.delivery = "sending"
         await session.commit()
-    await box.dp["scheduler"].recover()
     await later(box)
     texts = topic_texts(olga, case_id)
     assert texts.count("are you there?") == 3  # twice before the crash, once after it

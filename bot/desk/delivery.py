@@ -2,7 +2,9 @@
 
 Work is split into lanes (one per case and side: its topic, its buyer's chat). Each
 lane runs its jobs one after another, so messages keep their order, while lanes run
-side by side, so a chat that Telegram throttles holds up nobody else. Every call goes
+side by side, so a chat that Telegram throttles holds up nobody else. With several
+processes a lane's job first takes the lane's lock (`storage.locks`), so one process
+at a time sends a case's messages. Every call goes
 through `Delivery.call`, which:
 
 - waits out 429 `retry_after` (only this lane waits) a few times;
@@ -40,6 +42,7 @@ from aiogram.methods import TelegramMethod
 
 from bot.desk import pacing
 from storage.db import is_outage
+from storage.locks import LocalLocks, Locks
 
 log = logging.getLogger("supportbot.delivery")
 
@@ -88,6 +91,11 @@ class Undeliverable(Exception):
         return "message is not modified" in self.reason or "TOPIC_NOT_MODIFIED" in self.reason
 
 
+def _lock_name(lane: Hashable) -> str:
+    parts = lane if isinstance(lane, tuple) else (lane,)
+    return "lane:" + ":".join(str(part) for part in parts)
+
+
 @dataclass
 class _Lane:
     jobs: deque[Job] = field(default_factory=deque)
@@ -108,8 +116,10 @@ class Delivery:
         rate_waits: int = 5,
         backoff: float = 1.0,
         max_backoff: float = 60.0,
+        locks: Locks | None = None,
     ) -> None:
         self._sleep = sleep
+        self._locks = locks or LocalLocks()
         self.server_retries = server_retries
         self.rate_waits = rate_waits
         self.backoff = backoff
@@ -158,7 +168,9 @@ class Delivery:
                 if not state.jobs:
                     state.last = None
                 try:
-                    await job()
+                    # With several processes, one of them at a time runs a lane's jobs.
+                    async with self._locks.hold(_lock_name(lane)):
+                        await job()
                 except Exception as error:  # one broken job must not stop the lane behind it
                     # After an outage the scheduler finds the job's rows still pending.
                     if not is_outage(error):

@@ -462,10 +462,10 @@ class Handoff:
             had_card = case.card_message_id is not None
             if not await self._ensure_topic(bot, session, case):
                 return
-            pending = await cases.repo.pending(case.id, Sender.buyer)
+            pending = _interrupted(await cases.repo.pending(case.id, Sender.buyer))
             if any(row.media_group_id for row in pending):
                 await self.lanes.sleep(ALBUM_WAIT)  # parts arriving meanwhile join the album
-                pending = await cases.repo.pending(case.id, Sender.buyer)
+                pending = _interrupted(await cases.repo.pending(case.id, Sender.buyer))
             for rows in batches(pending, gather=True):
                 if not await self._post_rows(bot, session, cases, case, rows):
                     break  # Telegram refuses for now: the rest waits, in order
@@ -789,10 +789,10 @@ class Handoff:
             if case is None or case.buyer_id is None:
                 return  # erased: nobody to relay to
             answered_before = case.first_response_at
-            pending = await cases.repo.pending(case.id, Sender.agent)
+            pending = _interrupted(await cases.repo.pending(case.id, Sender.agent))
             if any(row.media_group_id for row in pending):
                 await self.lanes.sleep(ALBUM_WAIT)  # parts arriving meanwhile join the album
-                pending = await cases.repo.pending(case.id, Sender.agent)
+                pending = _interrupted(await cases.repo.pending(case.id, Sender.agent))
             for rows in batches(pending):
                 if not await self._send_rows(bot, session, cases, case, rows):
                     break  # Telegram refuses for now: the rest waits, in order
@@ -881,6 +881,17 @@ class GaveUp(Undeliverable):
     def __init__(self, reason: str, hours: float) -> None:
         super().__init__(reason)
         self.hours = hours
+
+
+def _interrupted(rows: Sequence[CaseMessage]) -> Sequence[CaseMessage]:
+    """Rows left "sending" were cut short by a stop (the lane reading them owns their
+    side, so nobody is sending them now): they go again, flagged "may appear twice"."""
+    for row in rows:
+        if row.delivery == Delivery.sending:
+            log.warning("case %s: a message was being sent when the bot stopped", row.case_id)
+            row.delivery = Delivery.pending
+            row.maybe_twice = True
+    return rows
 
 
 def _in_topic(case: Case, text: str, markup: InlineKeyboardMarkup | None = None) -> SendMessage:

@@ -23,6 +23,7 @@ from bot.domain.cases import CaseService, case_type_label
 from bot.domain.erasure import ErasureService
 from bot.i18n import ngettext
 from storage.db import is_outage
+from storage.locks import Locks
 from storage.models import Case
 from storage.repositories.cases import CaseRepository
 
@@ -35,13 +36,20 @@ def topic_link(chat_id: int, topic_id: int) -> str:
 
 
 class Scheduler:
-    def __init__(self, handoff: Handoff, interval: float) -> None:
+    def __init__(self, handoff: Handoff, interval: float, locks: Locks) -> None:
         self.handoff = handoff
         self.interval = interval
+        self.locks = locks
         self._task: asyncio.Task[None] | None = None
 
     async def run_due(self, bot: Bot) -> None:
-        """One round of everything that is due now."""
+        """One round of everything that is due now; with several processes, one of
+        them does it and the others skip it."""
+        async with self.locks.hold("scheduler", wait=False) as mine:
+            if mine:
+                await self._round(bot)
+
+    async def _round(self, bot: Bot) -> None:
         handoff = self.handoff
         async with handoff.sessions() as session:
             cases = CaseService(CaseRepository(session), handoff.clock, handoff.settings)
@@ -115,19 +123,8 @@ class Scheduler:
                 # An outage is logged once by the inbox; the next round catches up.
             await asyncio.sleep(self.interval)
 
-    async def recover(self) -> None:
-        """At start: messages a crash left between sending and being marked sent go
-        again (the next round sends them), flagged "may appear twice" where they land."""
-        async with self.handoff.sessions() as session:
-            cases = CaseService(CaseRepository(session), self.handoff.clock, self.handoff.settings)
-            count = await cases.interrupted()
-            await session.commit()
-        if count:
-            log.warning("%d message(s) were being sent when the bot stopped: sending again", count)
-
     async def start(self, bot: Bot) -> None:
         """Start the background rounds (a dispatcher start-up hook in `supportbot run`)."""
-        await self.recover()
         self._task = asyncio.get_running_loop().create_task(self._loop(bot))
 
     async def stop(self) -> None:

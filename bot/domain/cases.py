@@ -498,10 +498,6 @@ class CaseService:
         """Open cases whose topic, card or conversation so far never reached the group."""
         return list(await self.repo.unfinished_topics())
 
-    async def interrupted(self) -> int:
-        """After a crash: messages that were being sent go again, flagged."""
-        return await self.repo.interrupted()
-
     def auto_close(self, case: Case) -> None:
         """The buyer did not answer: closed, counted as resolved by whoever answered last."""
         self.resolve(case, None, SYSTEM)

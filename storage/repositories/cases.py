@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Case, CaseEvent, CaseMessage, CaseTag
@@ -54,10 +54,11 @@ class CaseRepository:
         return (await self.session.scalars(query.limit(1))).first()
 
     async def pending(self, case_id: int, sender: str) -> Sequence[CaseMessage]:
-        """Messages of one side still to be relayed, oldest first."""
+        """Messages of one side still to be relayed, oldest first: pending, or left
+        "sending" by a process that stopped during the call."""
         query = select(CaseMessage).where(
             CaseMessage.case_id == case_id,
-            CaseMessage.delivery == "pending",
+            CaseMessage.delivery.in_(("pending", "sending")),
             CaseMessage.sender == sender,
         )
         return (await self.session.scalars(query.order_by(CaseMessage.id))).all()
@@ -125,25 +126,22 @@ class CaseRepository:
         return max((value for value in highest if value is not None), default=0)
 
     async def with_pending(self, now: datetime) -> Sequence[int]:
-        """Cases with messages to relay that are due (new, or their backoff is over)."""
+        """Cases with messages to relay that are due (new, or their backoff is over), or
+        left "sending" by a process that stopped during the call."""
         query = (
             select(CaseMessage.case_id)
             .where(
-                CaseMessage.delivery == "pending",
-                or_(CaseMessage.retry_at.is_(None), CaseMessage.retry_at <= now),
+                or_(
+                    CaseMessage.delivery == "sending",
+                    and_(
+                        CaseMessage.delivery == "pending",
+                        or_(CaseMessage.retry_at.is_(None), CaseMessage.retry_at <= now),
+                    ),
+                )
             )
             .distinct()
         )
         return (await self.session.scalars(query)).all()
-
-    async def interrupted(self) -> int:
-        """Rows left "sending" by a crash go again, flagged "may appear twice"; how many."""
-        result = await self.session.execute(
-            update(CaseMessage)
-            .where(CaseMessage.delivery == "sending")
-            .values(delivery="pending", maybe_twice=True)
-        )
-        return int(result.rowcount)  # type: ignore[attr-defined]
 
     def add_event(self, event: CaseEvent) -> None:
         self.session.add(event)
