@@ -20,15 +20,16 @@ import logging
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from aiogram import Bot, Dispatcher
-from aiogram.types import Update
+from aiogram.types import Message, Update
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from storage.db import is_busy, is_outage
+from storage.locks import Locks
 from storage.repositories.inbox import InboxRepository
 
 log = logging.getLogger("supportbot.inbox")
@@ -37,14 +38,18 @@ KEEP_DONE = timedelta(days=2)
 """Handled updates are remembered this long: Telegram keeps an update for 24 hours."""
 
 
-def chat_key(update: Update) -> int:
-    """Updates with the same key are handled in order: the chat, else the person."""
+def chat_key(update: Update) -> str:
+    """Updates with the same key are handled in order: a chat, or one topic of a forum
+    (agents in different topics go side by side), else the person."""
     event = update.event
-    chat = getattr(event, "chat", None) or getattr(getattr(event, "message", None), "chat", None)
+    message = getattr(event, "message", None) if not isinstance(event, Message) else event
+    chat = getattr(event, "chat", None) or getattr(message, "chat", None)
     if chat is not None:
-        return int(chat.id)
+        if isinstance(message, Message) and message.is_topic_message:
+            return f"{chat.id}/{message.message_thread_id}"
+        return str(chat.id)
     person = getattr(event, "from_user", None) or getattr(event, "user", None)
-    return int(person.id) if person is not None else 0
+    return f"user {person.id}" if person is not None else "none"
 
 
 class Outage:
@@ -104,7 +109,15 @@ class Outage:
 
 
 class Inbox:
-    """Stores updates, then hands them to the dispatcher, in order per chat."""
+    """Stores updates, then hands them to the dispatcher, in order per chat.
+
+    One process keeps each chat's updates in a queue of its own. With several
+    processes (`locks` shared through Redis) a process first takes the chat's lock,
+    then handles every update of the chat that is still waiting in the table, oldest
+    first, whichever process stored it: so a buyer's updates posted to alternating
+    webhook workers still reach the dialog one at a time and in order, and updates a
+    killed process left behind are taken over (`adopt`).
+    """
 
     def __init__(
         self,
@@ -114,6 +127,7 @@ class Inbox:
         clock: Clock,
         outage: Outage,
         *,
+        locks: Locks | None = None,
         concurrency: int = 64,
     ) -> None:
         self.dp = dp
@@ -121,7 +135,10 @@ class Inbox:
         self.sessions = sessions
         self.clock = clock
         self.outage = outage
-        self._chats: dict[int, deque[Update]] = {}
+        self.locks = locks
+        """Shared with other processes; None when this is the only one."""
+        self._chats: dict[str, deque[int]] = {}
+        self._updates: dict[int, Update] = {}
         self._running: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(concurrency)
         self._idle = asyncio.Event()
@@ -135,7 +152,11 @@ class Inbox:
         Raises when the database cannot be reached: the caller must not acknowledge.
         """
         rows = [
-            (u.update_id, u.model_dump_json(exclude_none=True, exclude_defaults=True))
+            (
+                u.update_id,
+                chat_key(u),
+                u.model_dump_json(exclude_none=True, exclude_defaults=True),
+            )
             for u in updates
         ]
         async with self.sessions() as session:
@@ -150,13 +171,30 @@ class Inbox:
         async with self.sessions() as session:
             repository = InboxRepository(session)
             await repository.forget_done(self.clock.now() - KEEP_DONE)
-            pending = await repository.pending(limit=100_000)
             await session.commit()
-        for _update_id, payload in pending:
-            self._schedule(Update.model_validate(json.loads(payload), context={"bot": self.bot}))
-        if pending:
-            log.info("resuming %d updates stored before the last stop", len(pending))
-        return len(pending)
+        count = await self.adopt()
+        if count:
+            log.info("resuming %d updates stored before the last stop", count)
+        return count
+
+    async def adopt(self, received_before: datetime | None = None) -> int:
+        """Schedule the waiting updates this process does not have in hand (all of
+        them, or those received before a moment: left by a process that stopped)."""
+        async with self.sessions() as session:
+            repository = InboxRepository(session)
+            pending = await repository.pending(limit=100_000, received_before=received_before)
+            updates = []
+            for update_id, payload, key in pending:
+                if update_id in self._updates:
+                    continue
+                update = self._parse(payload)
+                updates.append(update)
+                if key is None:  # stored by a version before the inbox kept chat keys
+                    await repository.set_chat_key(update_id, chat_key(update))
+            await session.commit()
+        for update in updates:
+            self._schedule(update)
+        return len(updates)
 
     async def next_offset(self) -> int | None:
         """The getUpdates offset that acknowledges everything already stored."""
@@ -164,15 +202,19 @@ class Inbox:
             last = await InboxRepository(session).last_update_id()
         return None if last is None else last + 1
 
+    def _parse(self, payload: str) -> Update:
+        return Update.model_validate(json.loads(payload), context={"bot": self.bot})
+
     # ------------------------------------------------------------------ handling
 
     def _schedule(self, update: Update) -> None:
         key = chat_key(update)
+        self._updates[update.update_id] = update
         queue = self._chats.get(key)
         if queue is not None:
-            queue.append(update)
+            queue.append(update.update_id)
             return
-        self._chats[key] = deque([update])
+        self._chats[key] = deque([update.update_id])
         self._idle.clear()
         task = asyncio.get_running_loop().create_task(self._drain_chat(key))
         self._running.add(task)
@@ -183,16 +225,45 @@ class Inbox:
         if not self._running:
             self._idle.set()
 
-    async def _drain_chat(self, key: int) -> None:
+    async def _drain_chat(self, key: str) -> None:
         queue = self._chats[key]
         try:
             async with self._slots:
-                while queue:
-                    await self._handle(queue[0])
-                    queue.popleft()
+                if self.locks is None:
+                    while queue:
+                        await self._handle(self._updates[queue[0]])
+                        self._updates.pop(queue.popleft(), None)
+                else:
+                    await self._drain_shared(key, queue, self.locks)
         finally:
             # The chat's queue goes with its last update: idle chats cost nothing.
             self._chats.pop(key, None)
+            for update_id in queue:
+                self._updates.pop(update_id, None)
+
+    async def _drain_shared(self, key: str, queue: deque[int], locks: Locks) -> None:
+        while queue:
+            try:
+                async with locks.hold(f"chat:{key}"):
+                    while True:
+                        # What was queued before this read was stored before it too: if
+                        # the read finds none of it waiting, another process handled it.
+                        known = len(queue)
+                        async with self.sessions() as session:
+                            found = await InboxRepository(session).first_pending(key)
+                        if found is None:
+                            for _ in range(known):
+                                self._updates.pop(queue.popleft(), None)
+                            break
+                        update_id, payload = found
+                        await self._handle(self._updates.get(update_id) or self._parse(payload))
+                        if update_id in queue:
+                            queue.remove(update_id)
+                        self._updates.pop(update_id, None)
+            except Exception as error:
+                if not is_outage(error):
+                    raise
+                await self.outage.wait(error)
 
     async def _handle(self, update: Update) -> None:
         while True:
@@ -223,7 +294,7 @@ class Inbox:
     @property
     def busy(self) -> int:
         """Updates in hand: being handled or queued behind one of their chat."""
-        return sum(len(queue) for queue in self._chats.values())
+        return len(self._updates)
 
     async def drain(self) -> None:
         """Return once every update in hand has been handled."""

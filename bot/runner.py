@@ -18,6 +18,7 @@ import json
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from aiogram.exceptions import (
     TelegramNetworkError,
@@ -57,7 +58,9 @@ class Runner:
         self.dp.shutdown.register(self.dp["scheduler"].stop)
         self.sessions = sessions = create_session_factory(engine)
         self.outage = Outage(storage_probe(sessions, settings.redis_url))
-        self.inbox = Inbox(self.dp, self.bot, sessions, clock, self.outage)
+        # Several processes share the chats through Redis locks; one needs none.
+        shared = self.dp["locks"] if settings.redis_url else None
+        self.inbox = Inbox(self.dp, self.bot, sessions, clock, self.outage, locks=shared)
         self.stopping = asyncio.Event()
         self._lag_task: asyncio.Task[None] | None = None
 
@@ -72,14 +75,18 @@ class Runner:
         await self.dp.emit_startup(bot=self.bot, **workflow)
 
     async def _watch_inbox_lag(self, every: float = 5.0) -> None:
-        """Keep the inbox-lag gauge (metrics, /healthz) current."""
+        """Keep the inbox-lag gauge (metrics, /healthz) current; with several processes,
+        take over the updates that one which stopped left waiting."""
         metrics: Metrics = self.dp["metrics"]
+        left_after = timedelta(seconds=self.settings.lock_lease_seconds)
         while True:
             try:
                 async with self.sessions() as session:
                     oldest = await InboxRepository(session).oldest_pending_at()
                 now = self.clock.now()
                 metrics.set_inbox_lag((now - oldest).total_seconds() if oldest else 0.0)
+                if self.inbox.locks is not None and oldest and oldest < now - left_after:
+                    await self.inbox.adopt(received_before=now - left_after)
             except Exception as error:
                 if not is_outage(error):
                     raise

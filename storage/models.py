@@ -248,6 +248,11 @@ class InboxUpdate(Base):
     payload: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    chat_key: Mapped[str | None] = mapped_column(String(48))
+    """Whose updates go in order (`bot.inbox.chat_key`): with several processes, the
+    one that takes a chat handles every update of it stored by any of them."""
+
+    __table_args__ = (Index("ix_inbox_chat_key", "chat_key", "update_id"),)
 
 
 class IntentFlow(Base):

@@ -16,10 +16,13 @@ from sqlalchemy.exc import OperationalError
 from bot.emulator.sandbox import Sandbox
 from bot.inbox import Inbox, Outage, chat_key
 from storage.db import create_session_factory
+from storage.locks import RedisLocks
 from storage.models import FsmRecord, InboxUpdate, User
 
 
-def _inbox(sandbox: Sandbox, outage: Outage | None = None) -> Inbox:
+def _inbox(
+    sandbox: Sandbox, outage: Outage | None = None, locks: RedisLocks | None = None
+) -> Inbox:
     async def healthy() -> None:
         return None
 
@@ -29,6 +32,7 @@ def _inbox(sandbox: Sandbox, outage: Outage | None = None) -> Inbox:
         create_session_factory(sandbox.engine),
         sandbox.clock,
         outage or Outage(healthy, first_wait=0.01),
+        locks=locks,
     )
 
 
@@ -189,7 +193,10 @@ def test_update_payloads_round_trip() -> None:
     update = Update.model_validate(raw)
     again = Update.model_validate(json.loads(update.model_dump_json(exclude_none=True)))
     assert again == update
-    assert chat_key(update) == 5
+    assert chat_key(update) == "5"
+    in_topic = raw["message"] | {"chat": {"id": -100, "type": "supergroup"},
+                                 "message_thread_id": 9, "is_topic_message": True}  # fmt: skip
+    assert chat_key(Update.model_validate({"update_id": 8, "message": in_topic})) == "-100/9"
 
 
 async def test_a_press_handled_again_after_a_restart_still_takes_its_step(
@@ -244,3 +251,66 @@ async def test_a_locked_sqlite_file_is_tried_again_quietly(
         r for r in caplog.records if r.name.startswith("supportbot") or r.levelno >= logging.WARNING
     ]
     assert noise == []
+
+
+# ---------------------------------------------------------------- several processes
+
+
+def _answers(person: Any) -> list[str]:
+    return ["hello" if m["text"].startswith("Hello") else "help" for m in person.inbox()]
+
+
+async def test_two_processes_handle_one_chats_updates_once_and_in_order(
+    sandbox: Sandbox, redis_url: str
+) -> None:
+    """A buyer's updates posted to alternating workers: whichever takes the chat handles
+    every update of it waiting in the table, oldest first; the other finds them done."""
+    first, second = RedisLocks(redis_url), RedisLocks(redis_url)
+    one, two = _inbox(sandbox, locks=first), _inbox(sandbox, locks=second)
+    anna = sandbox.person(48, "Anna")
+    for text in ("/start", "/help", "/start", "/help", "/start", "/help"):
+        sandbox.model.send_message(anna.id, text)
+    batch = _updates(sandbox)
+    for n, update in enumerate(batch):
+        await (one if n % 2 == 0 else two).accept([update])
+    await asyncio.gather(one.drain(), two.drain())
+
+    assert _answers(anna) == ["hello", "help"] * 3
+    assert all(row.done_at is not None for row in await _rows(sandbox))
+    assert one.busy == two.busy == 0
+    await first.close()
+    await second.close()
+
+
+async def test_updates_a_killed_process_left_are_taken_over_after_its_lease(
+    sandbox: Sandbox, redis_url: str
+) -> None:
+    anna = sandbox.person(49, "Anna")
+    for text in ("/start", "/help"):
+        sandbox.model.send_message(anna.id, text)
+    batch = _updates(sandbox)
+    # The killed process had stored both and held the chat (its lease runs out).
+    dead = RedisLocks(redis_url, lease=1.0)
+    lock = dead._redis.lock(dead.prefix + f"chat:{chat_key(batch[0])}", timeout=1.0)
+    assert await lock.acquire()
+    async with sandbox.db() as session:
+        for update in batch:
+            session.add(
+                InboxUpdate(
+                    update_id=update.update_id,
+                    chat_key=chat_key(update),
+                    payload=update.model_dump_json(exclude_none=True),
+                    received_at=sandbox.clock.now(),
+                )
+            )
+        await session.commit()
+
+    locks = RedisLocks(redis_url)
+    survivor = _inbox(sandbox, locks=locks)
+    assert await survivor.adopt() == 2
+    await survivor.drain()
+
+    assert _answers(anna) == ["hello", "help"]
+    assert all(row.done_at is not None for row in await _rows(sandbox))
+    await dead.close()
+    await locks.close()

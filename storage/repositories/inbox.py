@@ -17,8 +17,8 @@ class InboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, updates: Sequence[tuple[int, str]], now: datetime) -> set[int]:
-        """Store (update_id, payload) pairs; returns the ids that were not stored before."""
+    async def add(self, updates: Sequence[tuple[int, str, str]], now: datetime) -> set[int]:
+        """Store (update_id, chat key, payload) rows; returns the ids not stored before."""
         if not updates:
             return set()
         dialect = self.session.get_bind().dialect.name
@@ -27,8 +27,13 @@ class InboxRepository:
             insert(InboxUpdate)
             .values(
                 [
-                    {"update_id": update_id, "payload": payload, "received_at": now}
-                    for update_id, payload in updates
+                    {
+                        "update_id": update_id,
+                        "chat_key": chat_key,
+                        "payload": payload,
+                        "received_at": now,
+                    }
+                    for update_id, chat_key, payload in updates
                 ]
             )
             .on_conflict_do_nothing(index_elements=["update_id"])
@@ -44,15 +49,36 @@ class InboxRepository:
             .values(done_at=now, payload=None)
         )
 
-    async def pending(self, limit: int = 1000) -> list[tuple[int, str]]:
-        """Updates stored but not handled yet, oldest first."""
-        rows = await self.session.execute(
-            select(InboxUpdate.update_id, InboxUpdate.payload)
-            .where(InboxUpdate.done_at.is_(None))
-            .order_by(InboxUpdate.update_id)
-            .limit(limit)
+    async def pending(
+        self, limit: int = 1000, received_before: datetime | None = None
+    ) -> list[tuple[int, str, str | None]]:
+        """Updates stored but not handled yet (received before a moment), oldest first:
+        (update_id, payload, chat key)."""
+        query = select(InboxUpdate.update_id, InboxUpdate.payload, InboxUpdate.chat_key).where(
+            InboxUpdate.done_at.is_(None)
         )
-        return [(update_id, payload or "{}") for update_id, payload in rows.all()]
+        if received_before is not None:
+            query = query.where(InboxUpdate.received_at < received_before)
+        rows = await self.session.execute(query.order_by(InboxUpdate.update_id).limit(limit))
+        return [(update_id, payload or "{}", key) for update_id, payload, key in rows.all()]
+
+    async def set_chat_key(self, update_id: int, chat_key: str) -> None:
+        """Fill in the chat key of an update stored before the inbox kept one."""
+        await self.session.execute(
+            update(InboxUpdate).where(InboxUpdate.update_id == update_id).values(chat_key=chat_key)
+        )
+
+    async def first_pending(self, chat_key: str) -> tuple[int, str] | None:
+        """The oldest update of one chat not handled yet."""
+        row = (
+            await self.session.execute(
+                select(InboxUpdate.update_id, InboxUpdate.payload)
+                .where(InboxUpdate.chat_key == chat_key, InboxUpdate.done_at.is_(None))
+                .order_by(InboxUpdate.update_id)
+                .limit(1)
+            )
+        ).first()
+        return None if row is None else (row[0], row[1] or "{}")
 
     async def last_update_id(self) -> int | None:
         return await self.session.scalar(select(func.max(InboxUpdate.update_id)))
