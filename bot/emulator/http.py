@@ -5,9 +5,11 @@ api.telegram.org or a self-hosted Bot API server: `POST /bot<token>/<method>`
 with query, urlencoded, multipart or JSON parameters, and file downloads under
 `/file/bot<token>/<path>`. A dropped response closes the connection unanswered.
 
-After setWebhook, updates are posted to the webhook's URL one at a time, in order,
-with the secret in `X-Telegram-Bot-Api-Secret-Token`; an update is forgotten only
-once the webhook answers 2xx, and posted again (after a pause) otherwise.
+After setWebhook, updates are posted to the webhook's URL with the secret in
+`X-Telegram-Bot-Api-Secret-Token`, over up to `max_connections` (default 40)
+connections at once: a chat's updates one at a time and in order, chats side by side.
+An update is forgotten only once the webhook answers 2xx, and posted again (after a
+pause) otherwise.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from functools import partial
 from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
-from bot.emulator.model import BotApiModel, Dropped
+from bot.emulator.model import BotApiModel, Dropped, update_chat
 
 
 class EmulatorServer:
@@ -57,26 +60,64 @@ class EmulatorServer:
             await self._runner.cleanup()
 
     async def _push_to_webhook(self) -> None:
+        busy: set[int] = set()
+        posts: set[asyncio.Task[None]] = set()
+        found: list[dict[str, Any]] = []
+
+        def ready() -> bool:
+            hook = self.model.webhook
+            if hook is None or len(posts) >= hook["max_connections"]:
+                return False
+            update = self.model.next_update(busy)
+            found[:] = [update] if update is not None else []
+            return bool(found)
+
         async with ClientSession(timeout=ClientTimeout(total=30)) as client:
-            while True:
-                update = await self.model.next_update()
-                hook = self.model.webhook
-                if hook is None:
-                    await asyncio.sleep(self.retry_pause)
-                    continue
-                headers = {}
-                if hook["secret_token"]:
-                    headers["X-Telegram-Bot-Api-Secret-Token"] = hook["secret_token"]
-                try:
-                    async with client.post(hook["url"], json=update, headers=headers) as answer:
-                        status = answer.status
-                except (ClientError, OSError, TimeoutError):
-                    status = 0
-                self.webhook_answers.append(status)
-                if 200 <= status < 300:
-                    self.model.delivered(update["update_id"])
-                else:
-                    await asyncio.sleep(self.retry_pause)
+            try:
+                while True:
+                    await self.model.wait_until(ready)
+                    update = found[0]
+                    chat = update_chat(update)
+                    busy.add(chat)
+                    task = asyncio.get_running_loop().create_task(self._post(client, update))
+                    posts.add(task)
+                    task.add_done_callback(partial(self._posted, chat=chat, busy=busy, posts=posts))
+            finally:
+                for task in list(posts):
+                    task.cancel()
+                await asyncio.gather(*posts, return_exceptions=True)
+
+    def _posted(
+        self,
+        task: asyncio.Task[None],
+        *,
+        chat: int,
+        busy: set[int],
+        posts: set[asyncio.Task[None]],
+    ) -> None:
+        busy.discard(chat)
+        posts.discard(task)
+        self.model.changed()
+
+    async def _post(self, client: ClientSession, update: dict[str, Any]) -> None:
+        """One post; the update is forgotten on 2xx, else posted again after a pause
+        (the chat's later updates wait behind it)."""
+        hook = self.model.webhook
+        if hook is None:
+            return
+        headers = {}
+        if hook["secret_token"]:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = hook["secret_token"]
+        try:
+            async with client.post(hook["url"], json=update, headers=headers) as answer:
+                status = answer.status
+        except (ClientError, OSError, TimeoutError):
+            status = 0
+        self.webhook_answers.append(status)
+        if 200 <= status < 300:
+            self.model.delivered(update["update_id"])
+        else:
+            await asyncio.sleep(self.retry_pause)
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
         params: dict[str, Any] = dict(request.query)

@@ -671,10 +671,14 @@ class BotApiModel:
             1 <= len(secret) <= 256 and all(c.isalnum() or c in "_-" for c in secret)
         ):
             raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        connections = int(params.get("max_connections") or 40)
+        if not 1 <= connections <= 100:
+            raise ApiError(400, "Bad Request: invalid max_connections specified")
         self.webhook = {
             "url": url,
             "secret_token": secret,
             "allowed_updates": _json(params.get("allowed_updates")),
+            "max_connections": connections,
         }
         _wake(self._waiters)
         return True
@@ -685,19 +689,21 @@ class BotApiModel:
             "url": hook.get("url", ""),
             "has_custom_certificate": False,
             "pending_update_count": len(self._updates),
+            "max_connections": hook.get("max_connections", 40),
         }
 
-    async def next_update(self) -> dict[str, Any]:
-        """The oldest update not yet delivered, waiting for one (the webhook's sender)."""
-        while not self._updates:
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            await waiter
-        return self._updates[0]
+    def next_update(self, busy: set[int]) -> dict[str, Any] | None:
+        """The oldest update not yet delivered whose chat has none on its way (`busy`):
+        the webhook's sender posts a chat's updates one at a time, chats side by side."""
+        for update in self._updates:
+            if update_chat(update) not in busy:
+                return update
+        return None
 
     def delivered(self, update_id: int) -> None:
         """The webhook answered 2xx for this update: Telegram forgets it."""
         self._updates = [u for u in self._updates if u["update_id"] != update_id]
+        self.changed()
 
     def api_close(self, params: dict[str, Any], uploads: dict[str, bytes]) -> Any:
         return True
@@ -1061,6 +1067,18 @@ def _int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         raise bad_request(f"invalid integer {value!r}") from None
+
+
+def update_chat(update: dict[str, Any]) -> int:
+    """The chat an update belongs to (its person's id when it has no chat)."""
+    for key, event in update.items():
+        if key == "update_id" or not isinstance(event, dict):
+            continue
+        chat = event.get("chat") or event.get("message", {}).get("chat")
+        if chat is not None:
+            return int(chat["id"])
+        return int(event.get("from", {}).get("id", 0))
+    return 0
 
 
 def _json(value: Any) -> Any:
