@@ -3,11 +3,14 @@
     python bench/load.py [--buyers 50] [--messages 20]
                          [--scenarios text,start,dialog,relay-in,relay-out]
                          [--database-url postgresql+asyncpg://...] [--no-echo]
-                         [--profile DIR]
+                         [--workers N --redis-url redis://...] [--profile DIR]
 
 This process runs the Bot API emulator (bot/emulator) on 127.0.0.1 and the buyers;
 the bot runs in its own process, exactly as in production (polling, SQLite in a
-temporary folder unless --database-url is given). Each buyer sends a message, waits
+temporary folder unless --database-url is given). `--workers N` runs N webhook
+workers on PostgreSQL and Redis behind a round-robin proxy (as nginx would be); the
+emulator posts over up to 40 connections, one update of a chat at a time, and the
+bot's CPU and memory are the sum over its workers. Each buyer sends a message, waits
 for the bot's answer at the emulator, then sends the next (closed loop), so the
 figures say how fast answers come back, not how fast a queue fills.
 
@@ -43,6 +46,7 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -52,12 +56,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import make_url
 from sqlalchemy import text as sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.emulator.http import EmulatorServer
 from bot.emulator.model import BotApiModel, Chat
+from bot.emulator.proxy import RoundRobin
 from storage.db import create_engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,7 +99,7 @@ class BenchModel(BotApiModel):
         params: dict[str, Any],
         uploads: dict[str, bytes] | None = None,
     ) -> Any:
-        if self.first_poll is None and method.lower() == "getupdates":
+        if self.first_poll is None and method.lower() in ("getupdates", "setwebhook"):
             self.first_poll = time.perf_counter()
         result = await super().call(token, method, params, uploads)
         # The harness reads nothing from the call log; keep memory flat.
@@ -147,6 +153,53 @@ class Result:
         return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+async def fresh_database(url: str) -> str:
+    """A new, empty database on the server of `url` (PostgreSQL), so that no earlier
+    run's cases and queues weigh on this one; its URL."""
+    import asyncpg
+
+    name = f"supportbot_bench_{os.getpid()}"
+    server = make_url(url)
+    admin = await asyncpg.connect(
+        user=server.username, host=server.host, port=server.port, database=server.database
+    )
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return server.set(database=name).render_as_string(hide_password=False)
+
+
+async def empty_redis(url: str) -> None:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
+
+
+async def drop_database(url: str, fresh: str) -> None:
+    import asyncpg
+
+    server = make_url(url)
+    admin = await asyncpg.connect(
+        user=server.username, host=server.host, port=server.port, database=server.database
+    )
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{make_url(fresh).database}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
@@ -166,51 +219,70 @@ def reset_peak(pid: int) -> None:
 
 
 class Subject:
-    """One bot process under load (ours or the echo bot), its log and its figures."""
+    """One bot under load (ours or the echo bot): its processes (several webhook workers
+    share one load), their log and their figures."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], workdir: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        workdir: Path,
+        copies: list[dict[str, str]] | None = None,
+    ) -> None:
         self.name = name
         self.argv = argv
         self.env = env
         self.workdir = workdir
+        self.copies = copies or [{}]
+        """Per-process additions to `env`; one process per entry."""
         self.log_path = workdir / f"{name}.log"
-        self.process: subprocess.Popen[bytes] | None = None
+        self.processes: list[subprocess.Popen[bytes]] = []
         self.startup = float("nan")
         self.idle_mb = float("nan")
 
     @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
+    def pids(self) -> list[int]:
+        return [process.pid for process in self.processes]
 
     async def start(self, model: BenchModel, limit: float) -> None:
-        model.first_poll = None
-        started = time.perf_counter()
-        with self.log_path.open("ab") as log:
-            # The bot under test, started from this script's own fixed command line.
-            self.process = subprocess.Popen(  # noqa: S603, ASYNC220
-                self.argv, cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = started + limit
-        while model.first_poll is None:
-            if self.process.poll() is not None or time.perf_counter() > deadline:
-                raise RuntimeError(f"{self.name} did not start:\n{self.log()[-3000:]}")
-            await asyncio.sleep(0.005)
-        self.startup = model.first_poll - started
-        # Idle: started, polling, nothing to do for a moment.
+        for n, extra in enumerate(self.copies):
+            model.first_poll = None
+            started = time.perf_counter()
+            with self.log_path.open("ab") as log:
+                # The bot under test, started from this script's own fixed command line.
+                process = subprocess.Popen(  # noqa: S603, ASYNC220
+                    self.argv,
+                    cwd=self.workdir,
+                    env={**self.env, **extra},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            self.processes.append(process)
+            deadline = started + limit
+            while model.first_poll is None:
+                if process.poll() is not None or time.perf_counter() > deadline:
+                    raise RuntimeError(f"{self.name} did not start:\n{self.log()[-3000:]}")
+                await asyncio.sleep(0.005)
+            if n == 0:
+                self.startup = model.first_poll - started
+        # Idle: started, taking updates, nothing to do for a moment.
         await asyncio.sleep(2)
-        self.idle_mb = memory_mb(self.pid, "VmRSS")
+        self.idle_mb = sum(memory_mb(pid, "VmRSS") for pid in self.pids)
+
+    def cpu(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.pids)
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
+        for process in self.processes:
+            process.send_signal(signal.SIGINT)
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes = []
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -295,14 +367,15 @@ class Load:
         result = Result(scenario, subject.name)
         await self.quiet()
         log_offset = subject.log_size()
-        reset_peak(subject.pid)
-        cpu_before, emu_before = cpu_seconds(subject.pid), time.process_time()
+        for pid in subject.pids:
+            reset_peak(pid)
+        cpu_before, emu_before = subject.cpu(), time.process_time()
         started = time.perf_counter()
         await asyncio.gather(*(self.buyer_loop(scenario, b, result, count) for b in self.buyers))
         result.wall = time.perf_counter() - started
-        result.cpu = cpu_seconds(subject.pid) - cpu_before
+        result.cpu = subject.cpu() - cpu_before
         result.emulator_cpu = (time.process_time() - emu_before) / result.wall
-        result.peak_rss_mb = memory_mb(subject.pid, "VmHWM")
+        result.peak_rss_mb = sum(memory_mb(pid, "VmHWM") for pid in subject.pids)
         await self.quiet()
         result.log_errors = subject.errors_since(log_offset)
         return result
@@ -385,7 +458,7 @@ def print_table(results: list[Result], subjects: dict[str, Subject]) -> None:
     print()
     for subject in subjects.values():
         print(
-            f"{subject.name:<6} start-up (process start -> first getUpdates) "
+            f"{subject.name:<6} start-up (process start -> first getUpdates or setWebhook) "
             f"{subject.startup:.2f} s, idle RSS {subject.idle_mb:.0f} MB"
         )
     print(
@@ -409,6 +482,8 @@ async def main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="supportbot-load-") as tmp:
         workdir = Path(tmp)
         database_url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bot.sqlite3'}"
+        if args.database_url:
+            database_url = await fresh_database(args.database_url)
         base_env = {
             **os.environ,
             "BOT_TOKEN": TOKEN,
@@ -418,12 +493,37 @@ async def main(args: argparse.Namespace) -> int:
         }
         base_env.pop("REDIS_URL", None)
         base_env.update(args.env)
-        ours = Subject(
-            "ours",
-            [sys.executable, "-m", "bot", "run"],
-            {**base_env, "AGENT_CHAT_ID": str(AGENT_CHAT), "DATABASE_URL": database_url},
-            workdir,
-        )
+        ours_env = {
+            **base_env,
+            "AGENT_CHAT_ID": str(AGENT_CHAT),
+            "DATABASE_URL": database_url,
+            # Telegram's limits (1 message a second to a chat, 20 a minute to a group)
+            # would make this a benchmark of patience: lifted, the pacing still runs and
+            # its cost is counted.
+            "BOT_MESSAGES_PER_SECOND": "1000000",
+            "PRIVATE_MESSAGES_PER_SECOND": "1000000",
+            "GROUP_MESSAGES_PER_MINUTE": "60000000",
+            **args.env,
+        }
+        command = [sys.executable, "-m", "bot", "run"]
+        copies = None
+        proxy = None
+        if args.workers:
+            # Webhook workers behind a round-robin proxy, sharing PostgreSQL and Redis
+            # (emptied: an earlier run's locks and queues must not weigh on this one).
+            await empty_redis(args.redis_url)
+            ports = [free_port() for _ in range(args.workers)]
+            proxy_port = free_port()
+            proxy = RoundRobin([f"http://127.0.0.1:{port}/hook" for port in ports])
+            await proxy.start("127.0.0.1", proxy_port, "/hook")
+            command.append("--webhook")
+            ours_env.update(
+                REDIS_URL=args.redis_url,
+                WEBHOOK_URL=f"http://127.0.0.1:{proxy_port}/hook",
+                WEBHOOK_SECRET="bench-webhook-secret",  # noqa: S106 - the local emulator's
+            )
+            copies = [{"WEBHOOK_LISTEN": f"127.0.0.1:{port}"} for port in ports]
+        ours = Subject("ours", command, ours_env, workdir, copies)
         echo = Subject(
             "echo", [sys.executable, str(ROOT / "bench" / "echo_bot.py")], base_env, workdir
         )
@@ -443,7 +543,7 @@ async def main(args: argparse.Namespace) -> int:
             for scenario in scenarios:
                 if scenario.startswith("relay") and not load.topics:
                     await load.open_cases(database_url)
-                profiler = start_profiler(args.profile, scenario, ours.pid)
+                profiler = start_profiler(args.profile, scenario, ours.pids[0])
                 try:
                     results.append(await load.run(scenario, ours, args.messages))
                 finally:
@@ -455,11 +555,18 @@ async def main(args: argparse.Namespace) -> int:
         finally:
             echo.stop()
             ours.stop()
+            if proxy is not None:
+                await proxy.stop()
             await server.stop()
-        print(
-            f"\n{args.buyers} buyers x {args.messages} updates each, closed loop, "
-            f"{'PostgreSQL' if args.database_url else 'SQLite'}, polling\n"
+            if args.database_url:
+                await drop_database(args.database_url, database_url)
+        database = "PostgreSQL" if args.database_url else "SQLite"
+        mode = (
+            f"{database} + Redis, {args.workers} webhook worker(s)"
+            if args.workers
+            else f"{database}, polling"
         )
+        print(f"\n{args.buyers} buyers x {args.messages} updates each, closed loop, {mode}\n")
         print_table(results, subjects)
         if args.keep_logs:
             for subject in subjects.values():
@@ -514,10 +621,25 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--buyers", type=int, default=50)
     parser.add_argument("--messages", type=int, default=20, help="updates per buyer")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
-    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="a PostgreSQL server to make a fresh database on (dropped after the run); "
+        "default: a fresh SQLite file",
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds for one answer")
     parser.add_argument(
         "--start-timeout", type=float, default=120.0, help="seconds for a bot to start"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="run N webhook workers behind a round-robin proxy (needs --database-url "
+        "and --redis-url); default: one polling process",
+    )
+    parser.add_argument(
+        "--redis-url", default=None, help="Redis for --workers; the benchmark empties it first"
     )
     parser.add_argument("--no-echo", action="store_true", help="skip the echo bot")
     parser.add_argument("--profile", default=None, help="folder for py-spy stacks per scenario")
@@ -529,6 +651,8 @@ def parse_args() -> argparse.Namespace:
     args.env = dict(item.split("=", 1) for item in args.env)
     if args.buyers < 1 or args.messages < 1:
         parser.error("--buyers and --messages must be positive")
+    if args.workers and not (args.database_url and args.redis_url):
+        parser.error("--workers needs --database-url (PostgreSQL) and --redis-url")
     return args
 
 
