@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
@@ -31,7 +31,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
-from redis.asyncio import Redis
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -40,6 +39,9 @@ from bot.desk.delivery import Delivery
 from bot.domain.cases import CaseStatus
 from bot.domain.cases import Delivery as DeliveryState
 from storage.models import Case, CaseMessage
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 CHECK_TIMEOUT = 1.0
 """Seconds a dependency gets to answer a health check."""
@@ -162,9 +164,11 @@ class Health:
         self.settings = settings
         self.engine = engine
         self.metrics = metrics
-        self.redis: Redis | None = (
-            Redis.from_url(settings.redis_url) if settings.redis_url else None
-        )
+        self.redis: Redis | None = None
+        if settings.redis_url:  # imported only then: redis costs start-up time
+            from redis.asyncio import Redis
+
+            self.redis = Redis.from_url(settings.redis_url)
 
     async def check(self) -> tuple[bool, dict[str, Any]]:
         checks: dict[str, Any] = {"database": await _within(self._database())}
