@@ -55,7 +55,7 @@ class RedisLocks:
     @contextlib.asynccontextmanager
     async def hold(self, name: str, *, wait: bool = True) -> AsyncIterator[bool]:
         lock = self._redis.lock(
-            self.prefix + name, timeout=self.lease, sleep=0.02, blocking=wait, thread_local=False
+            self.prefix + name, timeout=self.lease, sleep=0.005, blocking=wait, thread_local=False
         )
         if not await lock.acquire():
             yield False
