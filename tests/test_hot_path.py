@@ -4,16 +4,25 @@ language, SQLite writers that queue instead of failing with "database is locked"
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
 
+import pytest
 from aiogram import Router
 from aiogram.utils.i18n import I18n
-from sqlalchemy import text
+from sqlalchemy import event, text
 
+from bot.clock import ManualClock
 from bot.config import Settings
+from bot.emulator.sandbox import Sandbox
 from bot.i18n import create_i18n
 from bot.ui.keyboards import main_menu
 from handlers import create_routers
 from storage.db import create_engine, create_session_factory, is_write
+from tests.conftest import make_settings
+from tests.desk import AGENT_ID, BUYER_ID, GROUP
 
 
 def _filters(router: Router) -> list[bool]:
@@ -74,3 +83,104 @@ async def test_concurrent_writers_queue_instead_of_failing(sqlite_url: str) -> N
     finally:
         await engine.dispose()
     assert total == 40
+
+
+# ---------------------------------------------------------------- what an update costs
+
+
+@dataclass(repr=False)
+class Cost:
+    """What the database saw while the bot handled one update and its Telegram work."""
+
+    statements: list[str] = field(default_factory=list)
+    sessions: int = 0
+    """Connections checked out of the pool: one per session that reached the database."""
+    commits: int = 0
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def __repr__(self) -> str:
+        lines = [" ".join(s.split())[:120] for s in self.statements]
+        return f"{self.count} statements, {self.sessions} sessions, {self.commits} commits:\n" + (
+            "\n".join(lines)
+        )
+
+
+class Meter:
+    """Counts the statements, sessions and commits of the sandbox's engine."""
+
+    def __init__(self, box: Sandbox) -> None:
+        self.clock = box.clock
+        self.cost = Cost()
+        engine = box.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "commit", self._commit)
+        event.listen(engine.pool, "checkout", self._checkout)
+
+    def _statement(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.cost.statements.append(statement)
+
+    def _commit(self, _conn: Any) -> None:
+        self.cost.commits += 1
+
+    def _checkout(self, *_args: Any) -> None:
+        self.cost.sessions += 1
+
+    async def __call__(self, step: Awaitable[Any]) -> Cost:
+        """The cost of one update, a second after the previous one."""
+        assert isinstance(self.clock, ManualClock)
+        self.clock.advance(timedelta(seconds=1))
+        self.cost = Cost()
+        await step
+        return self.cost
+
+
+@pytest.fixture
+async def desk(sqlite_url: str, clock: ManualClock) -> AsyncIterator[tuple[Sandbox, Meter]]:
+    box = await Sandbox.start(make_settings(sqlite_url, agent_chat_id=GROUP), clock)
+    yield box, Meter(box)
+    await box.stop()
+
+
+async def test_plain_text_and_start_cost_one_session(desk: tuple[Sandbox, Meter]) -> None:
+    box, meter = desk
+    buyer = box.person(BUYER_ID, "Anna")
+    await buyer.send("/start")
+
+    text = await meter(buyer.send("hello"))
+    start = await meter(buyer.send("/start"))
+
+    assert (text.count, text.sessions, text.commits) == (6, 1, 1), text
+    assert (start.count, start.sessions, start.commits) == (6, 1, 1), start
+
+
+async def test_a_dialog_step_costs_one_session(desk: tuple[Sandbox, Meter]) -> None:
+    box, meter = desk
+    buyer = box.person(BUYER_ID, "Anna")
+    await buyer.send("/start")
+    await buyer.press("Payment problem")
+    await buyer.press("Paying for a new order")
+
+    step = await meter(buyer.press("Not this, next cause"))
+
+    assert (step.count, step.sessions, step.commits) == (13, 1, 1), step
+
+
+async def test_relayed_messages_cost_few_statements(desk: tuple[Sandbox, Meter]) -> None:
+    box, meter = desk
+    buyer = box.person(BUYER_ID, "Anna")
+    agent = box.agent(AGENT_ID, "Olga")
+    await buyer.send("/start")
+    await buyer.press("Talk to a person")
+    await buyer.send("My parcel is late, please help")
+    await agent.say(1, "Let me check")
+    await buyer.send("Thanks, waiting", expect=0)
+
+    relay_in = await meter(buyer.send("One more detail", expect=0))
+    assert agent.topic(1)[-1]["text"] == "One more detail"
+    relay_out = await meter(agent.say(1, "Found it"))
+    assert buyer.inbox()[-1]["text"].startswith("Found it")
+    assert (relay_in.count, relay_in.sessions, relay_in.commits) == (17, 6, 4), relay_in
+    assert (relay_out.count, relay_out.sessions, relay_out.commits) == (16, 4, 4), relay_out
