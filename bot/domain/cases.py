@@ -219,6 +219,7 @@ class CaseService:
         self.settings = settings
         self.calendar = WorkCalendar.from_settings(settings)
         self.on_change = on_change or (lambda _case_id: None)
+        self._of_buyer: dict[int, list[Case]] = {}
 
     def response_hours(self, type_: str) -> int:
         if type_ == CaseType.cancel_review:
@@ -251,6 +252,7 @@ class CaseService:
             await self.add_entries(existing, [entry.pending() for entry in entries])
             self.on_change(existing.id)
             return Opened(existing, created=False)
+        self._of_buyer.pop(buyer_id, None)  # one more case: read them again
         case = await self.repo.add(
             Case(
                 buyer_id=buyer_id,
@@ -310,19 +312,28 @@ class CaseService:
         return await self.repo.by_topic(chat_id, topic_id)
 
     async def for_buyer(self, buyer_id: int) -> list[Case]:
-        """The buyer's cases, newest first."""
-        return list(await self.repo.for_buyer(buyer_id))
+        """The buyer's cases, newest first.
+
+        Read once per unit of work (the service lives as long as its session): the
+        flood guard, free text, the relay and the fallback each ask about the same
+        buyer's cases on one update. The rows are the session's own, so what the update
+        changes in them shows; a case opened through `open` makes the next call read
+        them again, and a case erased meanwhile (its buyer_id blanked) is left out.
+        """
+        if buyer_id not in self._of_buyer:
+            self._of_buyer[buyer_id] = list(await self.repo.for_buyer(buyer_id))
+        return [case for case in self._of_buyer[buyer_id] if case.buyer_id == buyer_id]
 
     async def open_for_buyer(self, buyer_id: int) -> list[Case]:
         """The buyer's open cases, the one they wrote to last first."""
-        cases = await self.repo.for_buyer(buyer_id, open_only=True)
+        cases = [c for c in await self.for_buyer(buyer_id) if c.status in OPEN_STATUSES]
         return sorted(cases, key=lambda c: (c.updated_at, c.id), reverse=True)
 
     async def last_finished(self, buyer_id: int) -> tuple[Case | None, bool]:
         """The buyer's newest case when it was resolved, and whether it may still be
         reopened (resolved less than REOPEN_DAYS ago). Cases closed without action
         are not reopened by a message."""
-        cases = await self.repo.for_buyer(buyer_id)
+        cases = await self.for_buyer(buyer_id)
         if not cases or cases[0].resolved_at is None or cases[0].status in OPEN_STATUSES:
             return None, False
         window = timedelta(days=self.settings.reopen_days)

@@ -34,10 +34,9 @@ class CaseRepository:
         )
         return (await self.session.scalars(query.limit(1))).first()
 
-    async def for_buyer(self, buyer_id: int, *, open_only: bool = False) -> Sequence[Case]:
+    async def for_buyer(self, buyer_id: int) -> Sequence[Case]:
+        """The buyer's cases, newest first."""
         query = select(Case).where(Case.buyer_id == buyer_id)
-        if open_only:
-            query = query.where(Case.status.in_(OPEN_STATUSES))
         return (await self.session.scalars(query.order_by(Case.id.desc()))).all()
 
     async def add_message(self, message: CaseMessage) -> CaseMessage:
