@@ -46,6 +46,7 @@ class Services:
     bot: Bot | None = None
     _after: list[Callable[[], None]] = field(default_factory=list)
     _changed: set[int] = field(default_factory=set)
+    _cards: set[int] = field(default_factory=set)
 
     async def commit(self) -> None:
         """Make this update's changes durable now, before the person is told about them.
@@ -69,6 +70,7 @@ class Services:
         bot: Bot | None = None,
     ) -> Services:
         changed: set[int] = set()
+        cards: set[int] = set()
         orders = OrderRepository(session)
         return cls(
             session=session,
@@ -76,7 +78,12 @@ class Services:
             clock=clock,
             users=UserRepository(session),
             cases=CaseService(
-                CaseRepository(session), clock, settings, on_change=changed.add, orders=orders
+                CaseRepository(session),
+                clock,
+                settings,
+                on_change=changed.add,
+                orders=orders,
+                on_card=cards.add,
             ),
             orders=SqlOrderSource(orders),
             reports=ReportService(session, settings, clock),
@@ -85,6 +92,7 @@ class Services:
             bot=bot,
             links=Linker(LinkSigner.from_settings(settings), UsedLinkRepository(session), clock),
             _changed=changed,
+            _cards=cards,
         )
 
     def after_commit(self, action: Callable[[Handoff, Bot], None]) -> None:
@@ -96,9 +104,12 @@ class Services:
     def committed(self) -> None:
         """Called by the unit of work after its commit: start the queued Telegram work."""
         if self.handoff is not None and self.bot is not None:
+            for case_id in sorted(self._cards):
+                self.handoff.card_changed(case_id)
             for case_id in sorted(self._changed):
                 self.handoff.sync(self.bot, case_id)
         for action in self._after:
             action()
         self._changed.clear()
+        self._cards.clear()
         self._after.clear()

@@ -201,8 +201,10 @@ class CaseService:
 
     `on_change(case_id)` is called whenever the case's topic, card or relay outbox
     needs bringing up to date with Telegram; the services wire it to the handoff,
-    which does that after the unit of work commits. `orders` checks that an order
-    given to `open` is the buyer's own; without it no case keeps an order link.
+    which does that after the unit of work commits. `on_card(case_id)` is called too
+    when something the case's card shows changed outside the case's own row (a tag).
+    `orders` checks that an order given to `open` is the buyer's own; without it no
+    case keeps an order link.
     """
 
     def __init__(
@@ -212,6 +214,7 @@ class CaseService:
         settings: Settings,
         on_change: Callable[[int], None] | None = None,
         orders: OrderRepository | None = None,
+        on_card: Callable[[int], None] | None = None,
     ) -> None:
         self.repo = repo
         self.orders = orders
@@ -219,6 +222,7 @@ class CaseService:
         self.settings = settings
         self.calendar = WorkCalendar.from_settings(settings)
         self.on_change = on_change or (lambda _case_id: None)
+        self.on_card = on_card or (lambda _case_id: None)
         self._of_buyer: dict[int, list[Case]] = {}
 
     def response_hours(self, type_: str) -> int:
@@ -473,6 +477,7 @@ class CaseService:
     async def tag(self, case: Case, tag: str) -> bool:
         added = await self.repo.add_tag(case.id, tag)
         if added:
+            self.on_card(case.id)
             self.on_change(case.id)
         return added
 
