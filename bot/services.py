@@ -47,6 +47,7 @@ class Services:
     _after: list[Callable[[], None]] = field(default_factory=list)
     _changed: set[int] = field(default_factory=set)
     _cards: set[int] = field(default_factory=set)
+    _replies: set[int] = field(default_factory=set)
 
     async def commit(self) -> None:
         """Make this update's changes durable now, before the person is told about them.
@@ -71,6 +72,7 @@ class Services:
     ) -> Services:
         changed: set[int] = set()
         cards: set[int] = set()
+        replies: set[int] = set()
         orders = OrderRepository(session)
         return cls(
             session=session,
@@ -84,6 +86,7 @@ class Services:
                 on_change=changed.add,
                 orders=orders,
                 on_card=cards.add,
+                on_reply=replies.add,
             ),
             orders=SqlOrderSource(orders),
             reports=ReportService(session, settings, clock),
@@ -93,6 +96,7 @@ class Services:
             links=Linker(LinkSigner.from_settings(settings), UsedLinkRepository(session), clock),
             _changed=changed,
             _cards=cards,
+            _replies=replies,
         )
 
     def after_commit(self, action: Callable[[Handoff, Bot], None]) -> None:
@@ -107,9 +111,10 @@ class Services:
             for case_id in sorted(self._cards):
                 self.handoff.card_changed(case_id)
             for case_id in sorted(self._changed):
-                self.handoff.sync(self.bot, case_id)
+                self.handoff.sync(self.bot, case_id, buyer=case_id in self._replies)
         for action in self._after:
             action()
         self._changed.clear()
         self._cards.clear()
+        self._replies.clear()
         self._after.clear()

@@ -356,10 +356,15 @@ class Handoff:
 
     # ------------------------------------------------------------------ entry points
 
-    def sync(self, bot: Bot, case_id: int) -> None:
-        """Bring the case's topic, card and relays up to date (after a commit)."""
+    def sync(self, bot: Bot, case_id: int, *, buyer: bool = True) -> None:
+        """Bring the case's topic, card and relays up to date (after a commit).
+
+        `buyer=False` when nothing new waits for the buyer (a buyer's message, a status
+        change): the buyer's side is left to the scheduler's rounds, which retry what
+        Telegram refused there, and this costs no lane job, session or query."""
         self._case_lane(case_id, "topic", lambda: self._sync_topic(bot, case_id), "sync")
-        self._case_lane(case_id, "buyer", lambda: self._sync_buyer(bot, case_id), "sync")
+        if buyer:
+            self._case_lane(case_id, "buyer", lambda: self._sync_buyer(bot, case_id), "sync")
 
     def tell_buyer(self, bot: Bot, case_id: int, notice: Notice) -> None:
         """A notice from the bot to the case's buyer, in the buyer's language."""

@@ -202,7 +202,8 @@ class CaseService:
     `on_change(case_id)` is called whenever the case's topic, card or relay outbox
     needs bringing up to date with Telegram; the services wire it to the handoff,
     which does that after the unit of work commits. `on_card(case_id)` is called too
-    when something the case's card shows changed outside the case's own row (a tag).
+    when something the case's card shows changed outside the case's own row (a tag),
+    and `on_reply(case_id)` when agents' words now wait to be relayed to the buyer.
     `orders` checks that an order given to `open` is the buyer's own; without it no
     case keeps an order link.
     """
@@ -215,6 +216,7 @@ class CaseService:
         on_change: Callable[[int], None] | None = None,
         orders: OrderRepository | None = None,
         on_card: Callable[[int], None] | None = None,
+        on_reply: Callable[[int], None] | None = None,
     ) -> None:
         self.repo = repo
         self.orders = orders
@@ -223,6 +225,7 @@ class CaseService:
         self.calendar = WorkCalendar.from_settings(settings)
         self.on_change = on_change or (lambda _case_id: None)
         self.on_card = on_card or (lambda _case_id: None)
+        self.on_reply = on_reply or (lambda _case_id: None)
         self._of_buyer: dict[int, list[Case]] = {}
 
     def response_hours(self, type_: str) -> int:
@@ -369,6 +372,7 @@ class CaseService:
             self._assign(case, entry.sender_id, entry.sender_name or "")
         if case.status in (CaseStatus.waiting, CaseStatus.in_progress):
             self._set_status(case, CaseStatus.waiting_buyer, entry.sender_id, entry.sender_name)
+        self.on_reply(case.id)
         self.on_change(case.id)
 
     async def add_note(self, case: Case, entry: Entry) -> None:
