@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.emulator.sandbox import Sandbox
 from bot.i18n import create_i18n
 from bot.ui.keyboards import main_menu
-from handlers import create_routers
+from handlers import create_routers, payment
 from storage.db import create_engine, create_session_factory, is_write
 from tests.conftest import make_settings
 from tests.desk import AGENT_ID, BUYER_ID, GROUP
@@ -41,12 +41,14 @@ def test_every_filter_runs_on_the_event_loop() -> None:
     assert all(checks)
 
 
-def test_main_menu_is_built_once_per_language(settings: Settings) -> None:
+def test_fixed_keyboards_are_built_once_per_language(settings: Settings) -> None:
     i18n: I18n = create_i18n(settings.default_locale)
     with i18n.context():
         with i18n.use_locale("en"):
             english = main_menu()
             assert main_menu() is english
+            assert payment.cause_screen(1)[1] is payment.cause_screen(1)[1]
+            assert payment.cause_screen(4)[1] is not payment.cause_screen(1)[1]  # "None of these"
         with i18n.use_locale("ru"):
             russian = main_menu()
     assert english.inline_keyboard[0][0].text == "❌ Cancel an order"
