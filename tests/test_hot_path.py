@@ -13,6 +13,7 @@ import pytest
 from aiogram import Router
 from aiogram.utils.i18n import I18n
 from sqlalchemy import event, text
+from sqlalchemy.orm import Session
 
 from bot.clock import ManualClock
 from bot.config import Settings
@@ -95,23 +96,25 @@ class Cost:
     """What the database saw while the bot handled one update and its Telegram work."""
 
     statements: list[str] = field(default_factory=list)
-    sessions: int = 0
-    """Connections checked out of the pool: one per session that reached the database."""
+    sessions: dict[int, Session] = field(default_factory=dict)
+    """The ORM sessions that reached the database (kept, so that no id is reused)."""
+    transactions: int = 0
+    """Connections checked out of the pool: one per transaction."""
     commits: int = 0
 
     @property
-    def count(self) -> int:
-        return len(self.statements)
+    def counts(self) -> tuple[int, int, int, int]:
+        """(statements, sessions, transactions, commits)"""
+        return len(self.statements), len(self.sessions), self.transactions, self.commits
 
     def __repr__(self) -> str:
         lines = [" ".join(s.split())[:120] for s in self.statements]
-        return f"{self.count} statements, {self.sessions} sessions, {self.commits} commits:\n" + (
-            "\n".join(lines)
-        )
+        head = "{} statements, {} sessions, {} transactions, {} commits:\n".format(*self.counts)
+        return head + "\n".join(lines)
 
 
 class Meter:
-    """Counts the statements, sessions and commits of the sandbox's engine."""
+    """Counts the statements, sessions, transactions and commits of the sandbox's engine."""
 
     def __init__(self, box: Sandbox) -> None:
         self.clock = box.clock
@@ -120,6 +123,10 @@ class Meter:
         event.listen(engine, "before_cursor_execute", self._statement)
         event.listen(engine, "commit", self._commit)
         event.listen(engine.pool, "checkout", self._checkout)
+        event.listen(Session, "after_begin", self._begin)
+
+    def close(self) -> None:
+        event.remove(Session, "after_begin", self._begin)
 
     def _statement(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         self.cost.statements.append(statement)
@@ -128,7 +135,10 @@ class Meter:
         self.cost.commits += 1
 
     def _checkout(self, *_args: Any) -> None:
-        self.cost.sessions += 1
+        self.cost.transactions += 1
+
+    def _begin(self, session: Session, *_args: Any) -> None:
+        self.cost.sessions[id(session)] = session
 
     async def __call__(self, step: Awaitable[Any]) -> Cost:
         """The cost of one update, a second after the previous one."""
@@ -142,11 +152,13 @@ class Meter:
 @pytest.fixture
 async def desk(sqlite_url: str, clock: ManualClock) -> AsyncIterator[tuple[Sandbox, Meter]]:
     box = await Sandbox.start(make_settings(sqlite_url, agent_chat_id=GROUP), clock)
-    yield box, Meter(box)
+    meter = Meter(box)
+    yield box, meter
+    meter.close()
     await box.stop()
 
 
-async def test_plain_text_and_start_cost_one_session(desk: tuple[Sandbox, Meter]) -> None:
+async def test_text_and_start_cost_one_session_and_commit(desk: tuple[Sandbox, Meter]) -> None:
     box, meter = desk
     buyer = box.person(BUYER_ID, "Anna")
     await buyer.send("/start")
@@ -154,11 +166,11 @@ async def test_plain_text_and_start_cost_one_session(desk: tuple[Sandbox, Meter]
     text = await meter(buyer.send("hello"))
     start = await meter(buyer.send("/start"))
 
-    assert (text.count, text.sessions, text.commits) == (4, 1, 1), text
-    assert (start.count, start.sessions, start.commits) == (3, 1, 1), start
+    assert text.counts == (4, 1, 1, 1), text
+    assert start.counts == (3, 1, 1, 1), start
 
 
-async def test_a_dialog_step_costs_one_session(desk: tuple[Sandbox, Meter]) -> None:
+async def test_a_dialog_step_costs_one_session_and_commit(desk: tuple[Sandbox, Meter]) -> None:
     box, meter = desk
     buyer = box.person(BUYER_ID, "Anna")
     await buyer.send("/start")
@@ -167,7 +179,7 @@ async def test_a_dialog_step_costs_one_session(desk: tuple[Sandbox, Meter]) -> N
 
     step = await meter(buyer.press("Not this, next cause"))
 
-    assert (step.count, step.sessions, step.commits) == (4, 1, 1), step
+    assert step.counts == (4, 1, 1, 1), step
 
 
 async def test_relayed_messages_cost_few_statements(desk: tuple[Sandbox, Meter]) -> None:
@@ -186,7 +198,10 @@ async def test_relayed_messages_cost_few_statements(desk: tuple[Sandbox, Meter])
     assert buyer.inbox()[-1]["text"].startswith("Found it")
     again_out = await meter(agent.say(1, "It arrives tomorrow"))
     assert buyer.inbox()[-1]["text"].startswith("It arrives tomorrow")
-    assert (relay_in.count, relay_in.sessions, relay_in.commits) == (10, 3, 3), relay_in
+    # The update's session, then the topic side's: its rows are marked "sending" and
+    # committed before the call, "sent" after it (the outbox's crash safety).
+    assert relay_in.counts == (10, 2, 3, 3), relay_in
     # The buyer wrote in between: the card's status changes, so it is built again.
-    assert (relay_out.count, relay_out.sessions, relay_out.commits) == (16, 4, 4), relay_out
-    assert (again_out.count, again_out.sessions, again_out.commits) == (11, 4, 3), again_out
+    assert relay_out.counts == (16, 3, 4, 4), relay_out
+    # Nothing on the card changed: the topic side only looks for the buyer's messages.
+    assert again_out.counts == (11, 3, 4, 3), again_out
