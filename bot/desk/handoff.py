@@ -645,9 +645,16 @@ class Handoff:
     ) -> bool:
         """Post the buyer's rows in the topic; False when Telegram refuses for now."""
 
+        planned: dict[tuple[int, int | None], Outgoing] = {}
+
         def plan() -> Outgoing:
+            """The calls, built once for the topic they go to (a topic deleted by hand
+            is made again in `_topic_call`, and then they go to the new one)."""
             assert case.agent_chat_id is not None
-            return outgoing(rows, case.agent_chat_id, case.topic_id, warn=self.link_warning)
+            where = (case.agent_chat_id, case.topic_id)
+            if where not in planned:
+                planned[where] = outgoing(rows, *where, warn=self.link_warning)
+            return planned[where]
 
         async def send(results: list[Sent[Any]]) -> None:
             results.append(await self._topic_call(bot, session, case, lambda: plan().calls[0]))
