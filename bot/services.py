@@ -110,8 +110,9 @@ class Services:
         if self.handoff is not None and self.bot is not None:
             for case_id in sorted(self._cards):
                 self.handoff.card_changed(case_id)
-            for case_id in sorted(self._changed):
-                self.handoff.sync(self.bot, case_id, buyer=case_id in self._replies)
+            for case_id in sorted(self._changed | self._replies):
+                topic, buyer = case_id in self._changed, case_id in self._replies
+                self.handoff.sync(self.bot, case_id, topic=topic, buyer=buyer)
         for action in self._after:
             action()
         self._changed.clear()

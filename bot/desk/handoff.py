@@ -356,13 +356,17 @@ class Handoff:
 
     # ------------------------------------------------------------------ entry points
 
-    def sync(self, bot: Bot, case_id: int, *, buyer: bool = True) -> None:
+    def sync(self, bot: Bot, case_id: int, *, topic: bool = True, buyer: bool = True) -> None:
         """Bring the case's topic, card and relays up to date (after a commit).
 
         `buyer=False` when nothing new waits for the buyer (a buyer's message, a status
-        change): the buyer's side is left to the scheduler's rounds, which retry what
-        Telegram refused there, and this costs no lane job, session or query."""
-        self._case_lane(case_id, "topic", lambda: self._sync_topic(bot, case_id), "sync")
+        change), `topic=False` when nothing changed on the topic's side (an agent's reply
+        that moved neither the case's status nor its agent): that side is left to the
+        scheduler's rounds, which retry what Telegram refused there, and this costs no
+        lane job, session or query. Once the buyer has the first reply, the card is
+        brought up to date anyway (it shows the first response)."""
+        if topic:
+            self._case_lane(case_id, "topic", lambda: self._sync_topic(bot, case_id), "sync")
         if buyer:
             self._case_lane(case_id, "buyer", lambda: self._sync_buyer(bot, case_id), "sync")
 

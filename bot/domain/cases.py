@@ -199,11 +199,12 @@ class Opened:
 class CaseService:
     """Every rule about a case's life: opening, who holds it, statuses, timestamps.
 
-    `on_change(case_id)` is called whenever the case's topic, card or relay outbox
-    needs bringing up to date with Telegram; the services wire it to the handoff,
-    which does that after the unit of work commits. `on_card(case_id)` is called too
-    when something the case's card shows changed outside the case's own row (a tag),
-    and `on_reply(case_id)` when agents' words now wait to be relayed to the buyer.
+    `on_change(case_id)` is called whenever the case's topic side needs bringing up to
+    date with Telegram (its topic, its card, the buyer's messages to post there), and
+    `on_reply(case_id)` when agents' words wait to be relayed to the buyer; the
+    services wire both to the handoff, which does that after the unit of work commits.
+    `on_card(case_id)` is called too when something the case's card shows changed
+    outside the case's own row (a tag).
     `orders` checks that an order given to `open` is the buyer's own; without it no
     case keeps an order link.
     """
@@ -368,12 +369,13 @@ class CaseService:
             return
         case.updated_at = self.clock.now()
         await self.add_entries(case, [entry.pending()])
+        self.on_reply(case.id)
         if case.assignee_id is None and entry.sender_id is not None:
             self._assign(case, entry.sender_id, entry.sender_name or "")
+            self.on_change(case.id)  # the card shows who holds the case
         if case.status in (CaseStatus.waiting, CaseStatus.in_progress):
             self._set_status(case, CaseStatus.waiting_buyer, entry.sender_id, entry.sender_name)
-        self.on_reply(case.id)
-        self.on_change(case.id)
+            self.on_change(case.id)  # and its status
 
     async def add_note(self, case: Case, entry: Entry) -> None:
         """An internal note: kept in the transcript, never relayed."""
