@@ -46,6 +46,8 @@ class Services:
     bot: Bot | None = None
     _after: list[Callable[[], None]] = field(default_factory=list)
     _changed: set[int] = field(default_factory=set)
+    _cards: set[int] = field(default_factory=set)
+    _replies: set[int] = field(default_factory=set)
 
     async def commit(self) -> None:
         """Make this update's changes durable now, before the person is told about them.
@@ -69,6 +71,8 @@ class Services:
         bot: Bot | None = None,
     ) -> Services:
         changed: set[int] = set()
+        cards: set[int] = set()
+        replies: set[int] = set()
         orders = OrderRepository(session)
         return cls(
             session=session,
@@ -76,7 +80,13 @@ class Services:
             clock=clock,
             users=UserRepository(session),
             cases=CaseService(
-                CaseRepository(session), clock, settings, on_change=changed.add, orders=orders
+                CaseRepository(session),
+                clock,
+                settings,
+                on_change=changed.add,
+                orders=orders,
+                on_card=cards.add,
+                on_reply=replies.add,
             ),
             orders=SqlOrderSource(orders),
             reports=ReportService(session, settings, clock),
@@ -85,6 +95,8 @@ class Services:
             bot=bot,
             links=Linker(LinkSigner.from_settings(settings), UsedLinkRepository(session), clock),
             _changed=changed,
+            _cards=cards,
+            _replies=replies,
         )
 
     def after_commit(self, action: Callable[[Handoff, Bot], None]) -> None:
@@ -96,9 +108,14 @@ class Services:
     def committed(self) -> None:
         """Called by the unit of work after its commit: start the queued Telegram work."""
         if self.handoff is not None and self.bot is not None:
-            for case_id in sorted(self._changed):
-                self.handoff.sync(self.bot, case_id)
+            for case_id in sorted(self._cards):
+                self.handoff.card_changed(case_id)
+            for case_id in sorted(self._changed | self._replies):
+                topic, buyer = case_id in self._changed, case_id in self._replies
+                self.handoff.sync(self.bot, case_id, topic=topic, buyer=buyer)
         for action in self._after:
             action()
         self._changed.clear()
+        self._cards.clear()
+        self._replies.clear()
         self._after.clear()

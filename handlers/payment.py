@@ -23,7 +23,7 @@ from bot.domain.cases import CaseType
 from bot.i18n import N_
 from bot.services import Services
 from bot.ui.callbacks import MenuAction, MenuCb
-from bot.ui.keyboards import main_menu, person_button
+from bot.ui.keyboards import main_menu, per_locale, person_button
 from bot.ui.replies import open_case_from_text
 from handlers.free_text import FreeText
 from storage.models import User
@@ -95,6 +95,7 @@ class PayCb(CallbackData, prefix="pay"):
     action: PayAction
 
 
+@per_locale
 def _keyboard(*buttons: tuple[str, PayAction]) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for label, action in buttons:

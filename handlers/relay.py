@@ -6,7 +6,8 @@ new case of the same kind. A buyer with several open cases writes to the one the
 used last, and is offered the others to move a message to.
 
 On every path the buyer's message is committed before the bot answers, so an answer
-Telegram refuses (a 429, say) never rolls back what the buyer sent.
+Telegram refuses (a 429, say) never rolls back what the buyer sent; a message that
+needs no answer is committed once, with the rest of the update.
 """
 
 from __future__ import annotations
@@ -88,8 +89,8 @@ async def to_agents(message: Message, svc: Services, i18n: I18n) -> None:
     case, others = open_cases[0], open_cases[1:]
     quiet = svc.clock.now() - case.updated_at >= NEW_CONVERSATION
     await svc.cases.add_buyer_message(case, Entry.from_message(message))
-    await svc.commit()
     if others and quiet and not message.media_group_id:
+        await svc.commit()
         await message.answer(
             _(
                 "Passed to request #{number} ({type}). If this is about another of your "

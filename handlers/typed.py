@@ -258,6 +258,7 @@ async def understand(
         if intent not in OFFERED_WITH_CASE or open_cases[0].type in SAME_CASE[intent]:
             raise SkipHandler
         await relay.to_agents(message, svc, i18n)
+        await svc.commit()  # the relayed words are kept even if the offer below fails
         prefix = _(
             "I passed your message to request #{number}. It also sounds like a new request:"
         ).format(number=open_cases[0].id)

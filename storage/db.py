@@ -34,7 +34,15 @@ def create_engine(url: str) -> AsyncEngine:
         folder = Path(parsed.database).parent
         if not folder.is_dir():
             raise ArgumentError(f"the folder {folder} for the SQLite file does not exist")
-    engine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    sqlite = url.startswith("sqlite")
+    engine = create_async_engine(
+        url,
+        pool_pre_ping=not sqlite,
+        # A connection goes back to the pool with its transaction already committed or
+        # rolled back by SQLAlchemy; the pool's own ROLLBACK on top is, on SQLite, one
+        # more trip to aiosqlite's thread per transaction for nothing.
+        pool_reset_on_return=None if sqlite else "rollback",
+    )
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine.sync_engine, "connect")

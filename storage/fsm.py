@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.models import FsmRecord
 
 _bound: ContextVar[AsyncSession | None] = ContextVar("fsm_bound_session", default=None)
+_ROWS = "fsm_rows"
+"""Where a session keeps the dialog rows it read (`AsyncSession.info`)."""
 
 
 @contextmanager
@@ -43,32 +45,52 @@ class SqlStorage(BaseStorage):
     async def _session(self) -> AsyncIterator[AsyncSession]:
         bound = _bound.get()
         if bound is not None:
+            # Written with the unit of work's commit (or the next query's autoflush), so
+            # a state and its data changed in one update cost one statement.
             yield bound
-            await bound.flush()
             return
         async with self._sessions() as session:
             yield session
             await session.commit()
 
+    @staticmethod
+    async def _row(session: AsyncSession, row_key: str) -> FsmRecord | None:
+        """The dialog's row, read once per session.
+
+        The session keeps what it read, that there is no row included: its identity map
+        holds unchanged rows only weakly, and an absent one not at all, so each of the
+        update's several reads (aiogram's FSM middleware, the filters, the handler, the
+        dialog timeout) would be a query of its own.
+        """
+        known: dict[str, FsmRecord | None] = session.info.setdefault(_ROWS, {})
+        if row_key not in known:
+            known[row_key] = await session.get(FsmRecord, row_key)
+        return known[row_key]
+
     async def _load(self, key: StorageKey) -> FsmRecord | None:
         async with self._session() as session:
-            return await session.get(FsmRecord, self._keys.build(key))
+            return await self._row(session, self._keys.build(key))
 
     async def _save(self, key: StorageKey, **values: Any) -> None:
         row_key = self._keys.build(key)
         async with self._session() as session:
-            row = await session.get(FsmRecord, row_key)
+            row = await self._row(session, row_key)
             if row is None:
+                if values.get("state") is None and values.get("data", "{}") == "{}":
+                    return  # an empty dialog keeps no row, so the table holds only live ones
                 row = FsmRecord(key=row_key, state=None, data="{}")
                 session.add(row)
+                session.info[_ROWS][row_key] = row
             for name, value in values.items():
-                setattr(row, name, value)
+                if getattr(row, name) != value:  # no write when nothing changed
+                    setattr(row, name, value)
             if row.state is None and row.data == "{}":
-                # An empty dialog keeps no row, so the table holds only live dialogs.
+                session.info[_ROWS][row_key] = None
                 if row in session.new:
                     session.expunge(row)
                 else:
                     await session.delete(row)
+                    await session.flush()
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         value = state.state if isinstance(state, State) else state

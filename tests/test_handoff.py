@@ -256,6 +256,7 @@ async def test_card_buttons_change_the_case_and_leave_an_audit_trail(desk: Desk)
 async def test_tags_by_command_and_by_button(desk: Desk) -> None:
     case_id = await ask_person(desk)
     await desk.agent.say(case_id, "/tag Address_Problem")
+    assert "#address_problem" in desk.agent.card(case_id)["text"]  # the row itself is unchanged
     await desk.agent.say(case_id, "/tag no way")
     await desk.agent.press(case_id, "#account")
     await desk.agent.press(case_id, data=f"ct:{case_id}:made_up")

@@ -4,16 +4,26 @@ language, SQLite writers that queue instead of failing with "database is locked"
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
 
+import pytest
 from aiogram import Router
 from aiogram.utils.i18n import I18n
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
 
+from bot.clock import ManualClock
 from bot.config import Settings
+from bot.emulator.sandbox import Sandbox
 from bot.i18n import create_i18n
 from bot.ui.keyboards import main_menu
-from handlers import create_routers
+from handlers import create_routers, payment
 from storage.db import create_engine, create_session_factory, is_write
+from tests.conftest import make_settings
+from tests.desk import AGENT_ID, BUYER_ID, GROUP
 
 
 def _filters(router: Router) -> list[bool]:
@@ -32,12 +42,14 @@ def test_every_filter_runs_on_the_event_loop() -> None:
     assert all(checks)
 
 
-def test_main_menu_is_built_once_per_language(settings: Settings) -> None:
+def test_fixed_keyboards_are_built_once_per_language(settings: Settings) -> None:
     i18n: I18n = create_i18n(settings.default_locale)
     with i18n.context():
         with i18n.use_locale("en"):
             english = main_menu()
             assert main_menu() is english
+            assert payment.cause_screen(1)[1] is payment.cause_screen(1)[1]
+            assert payment.cause_screen(4)[1] is not payment.cause_screen(1)[1]  # "None of these"
         with i18n.use_locale("ru"):
             russian = main_menu()
     assert english.inline_keyboard[0][0].text == "❌ Cancel an order"
@@ -74,3 +86,122 @@ async def test_concurrent_writers_queue_instead_of_failing(sqlite_url: str) -> N
     finally:
         await engine.dispose()
     assert total == 40
+
+
+# ---------------------------------------------------------------- what an update costs
+
+
+@dataclass(repr=False)
+class Cost:
+    """What the database saw while the bot handled one update and its Telegram work."""
+
+    statements: list[str] = field(default_factory=list)
+    sessions: dict[int, Session] = field(default_factory=dict)
+    """The ORM sessions that reached the database (kept, so that no id is reused)."""
+    transactions: int = 0
+    """Connections checked out of the pool: one per transaction."""
+    commits: int = 0
+
+    @property
+    def counts(self) -> tuple[int, int, int, int]:
+        """(statements, sessions, transactions, commits)"""
+        return len(self.statements), len(self.sessions), self.transactions, self.commits
+
+    def __repr__(self) -> str:
+        lines = [" ".join(s.split())[:120] for s in self.statements]
+        head = "{} statements, {} sessions, {} transactions, {} commits:\n".format(*self.counts)
+        return head + "\n".join(lines)
+
+
+class Meter:
+    """Counts the statements, sessions, transactions and commits of the sandbox's engine."""
+
+    def __init__(self, box: Sandbox) -> None:
+        self.clock = box.clock
+        self.cost = Cost()
+        engine = box.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "commit", self._commit)
+        event.listen(engine.pool, "checkout", self._checkout)
+        event.listen(Session, "after_begin", self._begin)
+
+    def close(self) -> None:
+        event.remove(Session, "after_begin", self._begin)
+
+    def _statement(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.cost.statements.append(statement)
+
+    def _commit(self, _conn: Any) -> None:
+        self.cost.commits += 1
+
+    def _checkout(self, *_args: Any) -> None:
+        self.cost.transactions += 1
+
+    def _begin(self, session: Session, *_args: Any) -> None:
+        self.cost.sessions[id(session)] = session
+
+    async def __call__(self, step: Awaitable[Any]) -> Cost:
+        """The cost of one update, a second after the previous one."""
+        assert isinstance(self.clock, ManualClock)
+        self.clock.advance(timedelta(seconds=1))
+        self.cost = Cost()
+        await step
+        return self.cost
+
+
+@pytest.fixture
+async def desk(sqlite_url: str, clock: ManualClock) -> AsyncIterator[tuple[Sandbox, Meter]]:
+    box = await Sandbox.start(make_settings(sqlite_url, agent_chat_id=GROUP), clock)
+    meter = Meter(box)
+    yield box, meter
+    meter.close()
+    await box.stop()
+
+
+async def test_text_and_start_cost_one_session_and_commit(desk: tuple[Sandbox, Meter]) -> None:
+    box, meter = desk
+    buyer = box.person(BUYER_ID, "Anna")
+    await buyer.send("/start")
+
+    text = await meter(buyer.send("hello"))
+    start = await meter(buyer.send("/start"))
+
+    assert text.counts == (4, 1, 1, 1), text
+    assert start.counts == (3, 1, 1, 1), start
+
+
+async def test_a_dialog_step_costs_one_session_and_commit(desk: tuple[Sandbox, Meter]) -> None:
+    box, meter = desk
+    buyer = box.person(BUYER_ID, "Anna")
+    await buyer.send("/start")
+    await buyer.press("Payment problem")
+    await buyer.press("Paying for a new order")
+
+    step = await meter(buyer.press("Not this, next cause"))
+
+    assert step.counts == (4, 1, 1, 1), step
+
+
+async def test_relayed_messages_cost_few_statements(desk: tuple[Sandbox, Meter]) -> None:
+    box, meter = desk
+    buyer = box.person(BUYER_ID, "Anna")
+    agent = box.agent(AGENT_ID, "Olga")
+    await buyer.send("/start")
+    await buyer.press("Talk to a person")
+    await buyer.send("My parcel is late, please help")
+    await agent.say(1, "Let me check")
+    await buyer.send("Thanks, waiting", expect=0)
+
+    relay_in = await meter(buyer.send("One more detail", expect=0))
+    assert agent.topic(1)[-1]["text"] == "One more detail"
+    relay_out = await meter(agent.say(1, "Found it"))
+    assert buyer.inbox()[-1]["text"].startswith("Found it")
+    again_out = await meter(agent.say(1, "It arrives tomorrow"))
+    assert buyer.inbox()[-1]["text"].startswith("It arrives tomorrow")
+    # The update's session, then the topic side's: its rows are marked "sending" and
+    # committed before the call, "sent" after it (the outbox's crash safety).
+    assert relay_in.counts == (10, 2, 3, 3), relay_in
+    # The buyer wrote in between: the card's status changes, so it is built again.
+    assert relay_out.counts == (16, 3, 4, 4), relay_out
+    # Nothing on the card changed: the topic side is left alone.
+    assert again_out.counts == (9, 2, 3, 3), again_out

@@ -54,6 +54,26 @@ class CardData:
     earlier: Sequence[Case]
 
 
+def shown_by_row(case: Case) -> tuple[object, ...]:
+    """What the card shows from the case's own row (keyboard included): when none of it
+    changed, neither did the card, but for what lives elsewhere (see `Handoff`)."""
+    return (
+        case.type,
+        case.status,
+        case.assignee_id,
+        case.assignee_name,
+        case.locale,
+        case.buyer_id,
+        case.order_id,
+        case.reason,
+        case.response_due_at,
+        case.first_response_at,
+        case.erased_at,
+        case.rating,
+        case.rating_comment,
+    )
+
+
 def erased_name() -> str:
     """Stands for the buyer's name once their data was erased."""
     return _("(data erased)")

@@ -75,6 +75,7 @@ from bot.desk.card import (
     card_keyboard,
     card_text,
     erased_name,
+    shown_by_row,
     topic_name,
     transcript_text,
 )
@@ -94,7 +95,8 @@ ALBUM_LIMIT = 10
 ALBUM_WAIT = 1.5
 """Seconds to wait for the rest of an album: Telegram delivers its parts one by one."""
 CARD_CACHE = 1024
-"""Card texts remembered (to skip edits that change nothing); the oldest are forgotten."""
+"""Cards remembered (to skip rebuilding and editing those that did not change); the
+oldest are forgotten."""
 MAX_RETRY_SECONDS = 300.0
 """The longest wait between two tries of a message Telegram refuses for a while."""
 
@@ -182,6 +184,15 @@ def _current_job() -> _Job | None:
 
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Card:
+    """A case card as it stands in the topic: what it was built from, and its text."""
+
+    shown: tuple[object, ...]
+    text: str
+
 
 Notice = Callable[[], tuple[str, InlineKeyboardMarkup | None]]
 """Builds a notice's text and buttons; called in the reader's language."""
@@ -339,15 +350,25 @@ class Handoff:
         self.i18n = i18n
         self.lanes = lanes
         self.tz = ZoneInfo(settings.timezone)
-        self._cards: OrderedDict[int, str] = OrderedDict()
+        self._cards: OrderedDict[int, _Card] = OrderedDict()
+        self._card_versions: OrderedDict[int, int] = OrderedDict()
         self._turns = DatabaseTurns(DATABASE_TURNS)
 
     # ------------------------------------------------------------------ entry points
 
-    def sync(self, bot: Bot, case_id: int) -> None:
-        """Bring the case's topic, card and relays up to date (after a commit)."""
-        self._case_lane(case_id, "topic", lambda: self._sync_topic(bot, case_id), "sync")
-        self._case_lane(case_id, "buyer", lambda: self._sync_buyer(bot, case_id), "sync")
+    def sync(self, bot: Bot, case_id: int, *, topic: bool = True, buyer: bool = True) -> None:
+        """Bring the case's topic, card and relays up to date (after a commit).
+
+        `buyer=False` when nothing new waits for the buyer (a buyer's message, a status
+        change), `topic=False` when nothing changed on the topic's side (an agent's reply
+        that moved neither the case's status nor its agent): that side is left to the
+        scheduler's rounds, which retry what Telegram refused there, and this costs no
+        lane job, session or query. Once the buyer has the first reply, the card is
+        brought up to date anyway (it shows the first response)."""
+        if topic:
+            self._case_lane(case_id, "topic", lambda: self._sync_topic(bot, case_id), "sync")
+        if buyer:
+            self._case_lane(case_id, "buyer", lambda: self._sync_buyer(bot, case_id), "sync")
 
     def tell_buyer(self, bot: Bot, case_id: int, notice: Notice) -> None:
         """A notice from the bot to the case's buyer, in the buyer's language."""
@@ -376,6 +397,14 @@ class Handoff:
         """The buyer's data in the case was erased: say so in its topic, drop the
         buyer's name from the topic's title and bring the card up to date."""
         self.lanes.submit((case_id, "topic"), lambda: self._erased(bot, case_id))
+
+    def card_changed(self, case_id: int) -> None:
+        """Something the case's card shows changed outside the case's own row (a tag):
+        its next refresh builds the card again, whatever the row says."""
+        self._card_versions[case_id] = self._card_versions.get(case_id, 0) + 1
+        self._card_versions.move_to_end(case_id)
+        while len(self._card_versions) > CARD_CACHE:
+            self._card_versions.popitem(last=False)
 
     def edited(self, bot: Bot, case_id: int, row_id: int, sender: Sender) -> None:
         """A relayed message was edited: edit its copy on the other side."""
@@ -543,14 +572,20 @@ class Handoff:
 
     async def _post_card(self, bot: Bot, session: AsyncSession, case: Case) -> None:
         assert case.agent_chat_id is not None
+        shown = self._shown(case)
         text, markup = await self._card(session, case)
         sent = await self._call(bot, _in_topic(case, text, markup))
         case.card_message_id = sent.result.message_id
-        self._remember_card(case.id, text)
+        self._remember_card(case.id, _Card(shown, text))
         await session.commit()
 
-    def _remember_card(self, case_id: int, text: str) -> None:
-        self._cards[case_id] = text
+    def _shown(self, case: Case) -> tuple[object, ...]:
+        """What the card is built from, as far as the case's row and `card_changed` say;
+        read before the card is built, so a change committed meanwhile is seen next time."""
+        return (self._card_versions.get(case.id, 0), *shown_by_row(case))
+
+    def _remember_card(self, case_id: int, card: _Card) -> None:
+        self._cards[case_id] = card
         self._cards.move_to_end(case_id)
         while len(self._cards) > CARD_CACHE:
             self._cards.popitem(last=False)
@@ -614,9 +649,16 @@ class Handoff:
     ) -> bool:
         """Post the buyer's rows in the topic; False when Telegram refuses for now."""
 
+        planned: dict[tuple[int, int | None], Outgoing] = {}
+
         def plan() -> Outgoing:
+            """The calls, built once for the topic they go to (a topic deleted by hand
+            is made again in `_topic_call`, and then they go to the new one)."""
             assert case.agent_chat_id is not None
-            return outgoing(rows, case.agent_chat_id, case.topic_id, warn=self.link_warning)
+            where = (case.agent_chat_id, case.topic_id)
+            if where not in planned:
+                planned[where] = outgoing(rows, *where, warn=self.link_warning)
+            return planned[where]
 
         async def send(results: list[Sent[Any]]) -> None:
             results.append(await self._topic_call(bot, session, case, lambda: plan().calls[0]))
@@ -709,10 +751,19 @@ class Handoff:
             await cases.record_delivered(case, row, mirror.message_id)
 
     async def _refresh_card(self, bot: Bot, session: AsyncSession, case: Case) -> None:
+        """Edit the card when what it shows changed. A relayed message changes nothing
+        on it, so the card (four queries) is built only when the case's row shows a
+        change or `card_changed` said so. The buyer's name, their order and their
+        earlier cases are read whenever the card is built, not watched in between."""
         if case.card_message_id is None or case.agent_chat_id is None:
             return
+        shown = self._shown(case)
+        remembered = self._cards.get(case.id)
+        if remembered is not None and remembered.shown == shown:
+            return
         text, markup = await self._card(session, case)
-        if self._cards.get(case.id) == text:
+        if remembered is not None and remembered.text == text:
+            self._remember_card(case.id, _Card(shown, text))
             return
         try:
             await self._call(
@@ -728,7 +779,7 @@ class Handoff:
             if not error.not_modified:
                 log.warning("case %s: card not updated: %s", case.id, error.reason)
                 return
-        self._remember_card(case.id, text)
+        self._remember_card(case.id, _Card(shown, text))
 
     async def _tell_topic(self, bot: Bot, case_id: int, notice: Notice) -> None:
         async with self._unit() as (session, cases):

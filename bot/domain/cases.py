@@ -199,10 +199,14 @@ class Opened:
 class CaseService:
     """Every rule about a case's life: opening, who holds it, statuses, timestamps.
 
-    `on_change(case_id)` is called whenever the case's topic, card or relay outbox
-    needs bringing up to date with Telegram; the services wire it to the handoff,
-    which does that after the unit of work commits. `orders` checks that an order
-    given to `open` is the buyer's own; without it no case keeps an order link.
+    `on_change(case_id)` is called whenever the case's topic side needs bringing up to
+    date with Telegram (its topic, its card, the buyer's messages to post there), and
+    `on_reply(case_id)` when agents' words wait to be relayed to the buyer; the
+    services wire both to the handoff, which does that after the unit of work commits.
+    `on_card(case_id)` is called too when something the case's card shows changed
+    outside the case's own row (a tag).
+    `orders` checks that an order given to `open` is the buyer's own; without it no
+    case keeps an order link.
     """
 
     def __init__(
@@ -212,6 +216,8 @@ class CaseService:
         settings: Settings,
         on_change: Callable[[int], None] | None = None,
         orders: OrderRepository | None = None,
+        on_card: Callable[[int], None] | None = None,
+        on_reply: Callable[[int], None] | None = None,
     ) -> None:
         self.repo = repo
         self.orders = orders
@@ -219,6 +225,9 @@ class CaseService:
         self.settings = settings
         self.calendar = WorkCalendar.from_settings(settings)
         self.on_change = on_change or (lambda _case_id: None)
+        self.on_card = on_card or (lambda _case_id: None)
+        self.on_reply = on_reply or (lambda _case_id: None)
+        self._of_buyer: dict[int, list[Case]] = {}
 
     def response_hours(self, type_: str) -> int:
         if type_ == CaseType.cancel_review:
@@ -251,6 +260,7 @@ class CaseService:
             await self.add_entries(existing, [entry.pending() for entry in entries])
             self.on_change(existing.id)
             return Opened(existing, created=False)
+        self._of_buyer.pop(buyer_id, None)  # one more case: read them again
         case = await self.repo.add(
             Case(
                 buyer_id=buyer_id,
@@ -310,19 +320,28 @@ class CaseService:
         return await self.repo.by_topic(chat_id, topic_id)
 
     async def for_buyer(self, buyer_id: int) -> list[Case]:
-        """The buyer's cases, newest first."""
-        return list(await self.repo.for_buyer(buyer_id))
+        """The buyer's cases, newest first.
+
+        Read once per unit of work (the service lives as long as its session): the
+        flood guard, free text, the relay and the fallback each ask about the same
+        buyer's cases on one update. The rows are the session's own, so what the update
+        changes in them shows; a case opened through `open` makes the next call read
+        them again, and a case erased meanwhile (its buyer_id blanked) is left out.
+        """
+        if buyer_id not in self._of_buyer:
+            self._of_buyer[buyer_id] = list(await self.repo.for_buyer(buyer_id))
+        return [case for case in self._of_buyer[buyer_id] if case.buyer_id == buyer_id]
 
     async def open_for_buyer(self, buyer_id: int) -> list[Case]:
         """The buyer's open cases, the one they wrote to last first."""
-        cases = await self.repo.for_buyer(buyer_id, open_only=True)
+        cases = [c for c in await self.for_buyer(buyer_id) if c.status in OPEN_STATUSES]
         return sorted(cases, key=lambda c: (c.updated_at, c.id), reverse=True)
 
     async def last_finished(self, buyer_id: int) -> tuple[Case | None, bool]:
         """The buyer's newest case when it was resolved, and whether it may still be
         reopened (resolved less than REOPEN_DAYS ago). Cases closed without action
         are not reopened by a message."""
-        cases = await self.repo.for_buyer(buyer_id)
+        cases = await self.for_buyer(buyer_id)
         if not cases or cases[0].resolved_at is None or cases[0].status in OPEN_STATUSES:
             return None, False
         window = timedelta(days=self.settings.reopen_days)
@@ -350,11 +369,13 @@ class CaseService:
             return
         case.updated_at = self.clock.now()
         await self.add_entries(case, [entry.pending()])
+        self.on_reply(case.id)
         if case.assignee_id is None and entry.sender_id is not None:
             self._assign(case, entry.sender_id, entry.sender_name or "")
+            self.on_change(case.id)  # the card shows who holds the case
         if case.status in (CaseStatus.waiting, CaseStatus.in_progress):
             self._set_status(case, CaseStatus.waiting_buyer, entry.sender_id, entry.sender_name)
-        self.on_change(case.id)
+            self.on_change(case.id)  # and its status
 
     async def add_note(self, case: Case, entry: Entry) -> None:
         """An internal note: kept in the transcript, never relayed."""
@@ -462,6 +483,7 @@ class CaseService:
     async def tag(self, case: Case, tag: str) -> bool:
         added = await self.repo.add_tag(case.id, tag)
         if added:
+            self.on_card(case.id)
             self.on_change(case.id)
         return added
 

@@ -6,8 +6,9 @@ nothing may modify a markup it got from here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from functools import wraps
+from typing import ParamSpec
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -17,21 +18,24 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.ui.callbacks import Lang, LangCb, MenuAction, MenuCb
 
+P = ParamSpec("P")
 
-def per_locale(build: Callable[[], InlineKeyboardMarkup]) -> Callable[[], InlineKeyboardMarkup]:
-    """Build a fixed keyboard once for each language and hand out that one afterwards
-    (building one costs a deep copy per button, on every message)."""
-    built: dict[str, InlineKeyboardMarkup] = {}
+
+def per_locale(build: Callable[P, InlineKeyboardMarkup]) -> Callable[P, InlineKeyboardMarkup]:
+    """Build a fixed keyboard once for each language (and each set of arguments, which
+    must be hashable) and hand out that one afterwards (building one costs a deep copy
+    per button, on every message)."""
+    built: dict[Hashable, InlineKeyboardMarkup] = {}
 
     @wraps(build)
-    def cached() -> InlineKeyboardMarkup:
+    def cached(*args: P.args, **kwargs: P.kwargs) -> InlineKeyboardMarkup:
         i18n = I18n.get_current(no_error=True)
         if i18n is None:
-            return build()
-        locale = i18n.current_locale
-        markup = built.get(locale)
+            return build(*args, **kwargs)
+        key = (i18n.current_locale, args, tuple(sorted(kwargs.items())))
+        markup = built.get(key)
         if markup is None:
-            markup = built[locale] = build()
+            markup = built[key] = build(*args, **kwargs)
         return markup
 
     return cached

@@ -3,12 +3,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Case, CaseEvent, CaseMessage, CaseTag
 
 OPEN_STATUSES = ("waiting", "in_progress", "waiting_buyer")
+
+# The queries of every update and every relay, built once with their values as bound
+# parameters: SQLAlchemy then finds their compiled form without rebuilding the
+# statement and its cache key on each call (about 50 µs a query).
+_FOR_BUYER = select(Case).where(Case.buyer_id == bindparam("buyer_id")).order_by(Case.id.desc())
+_BY_TOPIC = (
+    select(Case)
+    .where(Case.agent_chat_id == bindparam("chat_id"), Case.topic_id == bindparam("topic_id"))
+    .limit(1)
+)
+_PENDING = (
+    select(CaseMessage)
+    .where(
+        CaseMessage.case_id == bindparam("case_id"),
+        CaseMessage.delivery.in_(("pending", "sending")),
+        CaseMessage.sender == bindparam("sender"),
+    )
+    .order_by(CaseMessage.id)
+)
 
 
 class CaseRepository:
@@ -34,11 +53,9 @@ class CaseRepository:
         )
         return (await self.session.scalars(query.limit(1))).first()
 
-    async def for_buyer(self, buyer_id: int, *, open_only: bool = False) -> Sequence[Case]:
-        query = select(Case).where(Case.buyer_id == buyer_id)
-        if open_only:
-            query = query.where(Case.status.in_(OPEN_STATUSES))
-        return (await self.session.scalars(query.order_by(Case.id.desc()))).all()
+    async def for_buyer(self, buyer_id: int) -> Sequence[Case]:
+        """The buyer's cases, newest first."""
+        return (await self.session.scalars(_FOR_BUYER, {"buyer_id": buyer_id})).all()
 
     async def add_message(self, message: CaseMessage) -> CaseMessage:
         self.session.add(message)
@@ -50,18 +67,14 @@ class CaseRepository:
         return (await self.session.scalars(query)).all()
 
     async def by_topic(self, chat_id: int, topic_id: int) -> Case | None:
-        query = select(Case).where(Case.agent_chat_id == chat_id, Case.topic_id == topic_id)
-        return (await self.session.scalars(query.limit(1))).first()
+        params = {"chat_id": chat_id, "topic_id": topic_id}
+        return (await self.session.scalars(_BY_TOPIC, params)).first()
 
     async def pending(self, case_id: int, sender: str) -> Sequence[CaseMessage]:
         """Messages of one side still to be relayed, oldest first: pending, or left
         "sending" by a process that stopped during the call."""
-        query = select(CaseMessage).where(
-            CaseMessage.case_id == case_id,
-            CaseMessage.delivery.in_(("pending", "sending")),
-            CaseMessage.sender == sender,
-        )
-        return (await self.session.scalars(query.order_by(CaseMessage.id))).all()
+        params = {"case_id": case_id, "sender": sender}
+        return (await self.session.scalars(_PENDING, params)).all()
 
     async def message_by_origin(
         self, case_id: int, sender: str, message_id: int
