@@ -34,6 +34,9 @@ from storage.repositories.inbox import InboxRepository
 
 log = logging.getLogger("supportbot.inbox")
 
+RELAPSE_SECONDS = 10.0
+"""An outage starting this soon after the last one ended is that one's tail."""
+
 KEEP_DONE = timedelta(days=2)
 """Handled updates are remembered this long: Telegram keeps an update for 24 hours."""
 
@@ -69,6 +72,7 @@ class Outage:
         self.max_wait = max_wait
         self.report_every = report_every
         self._recovered: asyncio.Future[None] | None = None
+        self._back_at = float("-inf")
 
     @property
     def active(self) -> bool:
@@ -79,15 +83,19 @@ class Outage:
         if not self.active:
             loop = asyncio.get_running_loop()
             self._recovered = loop.create_future()
-            log.warning(
-                "storage unreachable (%s): updates wait until it is back", type(error).__name__
-            )
-            task = loop.create_task(self._probe_until_back(self._recovered))
+            # A pooled connection the restart broke fails once more just after the
+            # server is back: the same outage's tail, not a new one worth a log line.
+            tail = loop.time() - self._back_at < RELAPSE_SECONDS
+            if not tail:
+                log.warning(
+                    "storage unreachable (%s): updates wait until it is back", type(error).__name__
+                )
+            task = loop.create_task(self._probe_until_back(self._recovered, quiet=tail))
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
         assert self._recovered is not None
         await asyncio.shield(self._recovered)
 
-    async def _probe_until_back(self, recovered: asyncio.Future[None]) -> None:
+    async def _probe_until_back(self, recovered: asyncio.Future[None], *, quiet: bool) -> None:
         loop = asyncio.get_running_loop()
         started = last_report = loop.time()
         wait = self.first_wait
@@ -103,7 +111,9 @@ class Outage:
                     log.warning("storage still unreachable after %d s", int(last_report - started))
                 wait = min(wait * 2, self.max_wait)
                 continue
-            log.warning("storage is back after %d s", int(loop.time() - started))
+            if not quiet:
+                log.warning("storage is back after %d s", int(loop.time() - started))
+            self._back_at = loop.time()
             recovered.set_result(None)
             return
 
