@@ -57,6 +57,7 @@ class EmulatorServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pusher
         if self._runner is not None:
+            self.model.end_long_polls()
             await self._runner.cleanup()
 
     async def _push_to_webhook(self) -> None:

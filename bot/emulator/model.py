@@ -496,6 +496,11 @@ class BotApiModel:
         self.changed()
         return update
 
+    def end_long_polls(self) -> None:
+        """Answer every waiting getUpdates now, as a Bot API server does when it shuts
+        down (a poll the bot gave up on would otherwise hold the server until its timeout)."""
+        _wake(self._waiters)
+
     def changed(self) -> None:
         """Something happened: every `wait_until` looks at its fact again."""
         _wake(self._watchers)
