@@ -53,11 +53,14 @@ log = logging.getLogger("supportbot")
 T = TypeVar("T")
 
 
+FIRST_RETRY_SECONDS = 1.0
+
+
 async def patiently(call: Callable[[], Awaitable[T]], what: str, *, attempts: int = 6) -> T:
     """Retry a Bot API call through 5xx answers, 429s and network errors (waiting 1, 2,
     4, ... seconds, or as long as a 429 says); after `attempts` tries the error stands,
     so a Bot API that is really unreachable ends start-up with one line."""
-    wait = 1.0
+    wait = FIRST_RETRY_SECONDS
     for attempt in range(1, attempts + 1):
         try:
             return await call()

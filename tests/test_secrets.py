@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import bot.app
 from bot.cli import main
 from bot.config import Settings
 from bot.logs import Redactor, RedactSecrets
@@ -125,6 +126,8 @@ def assert_no_secrets(*texts: str) -> None:
 @pytest.fixture
 def workdir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.chdir(tmp_path)
+    # `run` retries an unreachable Bot API for half a minute; what is said is the same.
+    monkeypatch.setattr(bot.app, "FIRST_RETRY_SECONDS", 0.01)
     (tmp_path / "orders.csv").write_text(
         "order_id,buyer_telegram_id,status,placed_at,payment_method,amount,currency,title\n"
         "A-1,5,unpaid,2026-11-24T09:00:00+03:00,card,1,RUB,Mug\n",
