@@ -3,7 +3,7 @@ the three flood limits (scaled down in time, so the module takes seconds) and co
 every 429 it has to give; the bot is configured with the same limits.
 
 - Pacing: 200 cases waiting for their topics when the bot starts reach the agents'
-  group in order, at no less than 90% of the configured rate, with no 429.
+  group in order, with no 429 and no stall (the rate itself: tests/test_pacing.py).
 - Flooding: one buyer sends 1,000 messages; they are asked once to slow down, every
   message is in the transcript and reaches the topic, the group gets no more than its
   limit, and another buyer's answers keep their usual latency.
@@ -33,9 +33,9 @@ from tests.desk import open_general_cases
 from tests.e2e.conftest import AGENT_CHAT, start_live_bot
 from tests.e2e.harness import LiveBot
 
-WINDOW = 2.0
-"""Telegram's second and a group's minute both scaled down to two seconds: the bot may
-send 15 messages a second in all, 10 a second to the group, one every 2 s per buyer."""
+WINDOW = 1.0
+"""Telegram's second and a group's minute both scaled down to one second: the bot may
+send 30 messages a second in all, 20 a second to the group, one a second per buyer."""
 LIMITS = RateLimits(bot=(30, WINDOW), private=(4, 2 * WINDOW), group=(20, WINDOW))
 CASES = 200
 FLOOD = 1000
@@ -109,12 +109,13 @@ async def test_200_waiting_cases_reach_the_group_in_order_without_a_429(paced: L
     group = [t for t, _method, chat in paced.model.timeline if chat == AGENT_CHAT]
     rate = (len(group) - 1) / (group[-1] - group[0])
     configured = LIMITS.group[0] / WINDOW
+    longest = max(b - a for a, b in itertools.pairwise(group))
     print(f"{len(group)} group calls at {rate:.1f}/s of {configured:.0f}/s; 429s: 0")
-    # Measured 9.4/s of 10/s on a quiet 2-core machine, but 7.1/s in one run: over
-    # HTTP the bot's own database work for 200 cases at once competes with the pacer.
-    # This floor catches a pacer that stalls; the 90% is asserted in-process
-    # (tests/test_pacing.py), where it is not at the mercy of the machine.
-    assert rate >= 0.5 * configured
+    # Over HTTP the bot's own database work for 200 cases at once competes with the
+    # pacer for the CPU (18.8/s of 20/s alone, 5.8/s beside another test run), so the
+    # rate is asserted in-process (tests/test_pacing.py). What must not happen here is
+    # a pacer that stalls: a pause of several windows while cases wait.
+    assert longest < 3 * WINDOW
 
 
 async def test_one_buyer_flooding_slows_nobody_else(paced: LiveBot, tmp_path: Path) -> None:
