@@ -97,12 +97,13 @@ async def postgres_url() -> AsyncIterator[str]:
 
 @pytest.fixture
 async def redis_url() -> AsyncIterator[str]:
-    """A Redis database emptied before and after the test (one per process, so
-    test runs side by side do not share keys)."""
+    """A Redis database emptied before and after the test: one per test worker (so the
+    workers of one run never share keys), else one per process."""
     need_service("Redis", REDIS_HOST, REDIS_PORT)
     from redis.asyncio import Redis
 
-    url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{1 + os.getpid() % 15}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "").removeprefix("gw")
+    url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{1 + int(worker or os.getpid()) % 15}"
     client = Redis.from_url(url)
     await client.flushdb()
     yield url
