@@ -255,7 +255,9 @@ class Inbox:
         while queue:
             try:
                 async with locks.hold(f"chat:{key}"):
-                    while True:
+                    # Until this process's own updates of the chat are done; whatever
+                    # another process stored meanwhile, that process holds and comes for.
+                    while queue:
                         # What was queued before this read was stored before it too: if
                         # the read finds none of it waiting, another process handled it.
                         known = len(queue)
