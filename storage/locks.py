@@ -17,7 +17,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from redis.asyncio.lock import Lock
 
 log = logging.getLogger("supportbot.locks")
 
@@ -70,11 +73,9 @@ class RedisLocks:
             with contextlib.suppress(Exception):  # expired or Redis gone: the lease ends it
                 await lock.release()
 
-    async def _renew(self, lock: object, name: str) -> None:
-        from redis.asyncio.lock import Lock
+    async def _renew(self, lock: Lock, name: str) -> None:
         from redis.exceptions import LockError, RedisError
 
-        assert isinstance(lock, Lock)
         while True:
             await asyncio.sleep(self.lease / 3)
             try:
