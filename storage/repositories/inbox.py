@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import InboxUpdate
+
+_DONE = (
+    update(cast(Table, InboxUpdate.__table__))
+    .where(InboxUpdate.update_id == bindparam("id"), InboxUpdate.done_at.is_(None))
+    .values(done_at=bindparam("now"), payload=None)
+)
+"""Built once and run as a Core statement: it runs for every update handled, and the
+ORM's bulk UPDATE (building the statement, syncing the session) was 8% of a plain
+message's CPU."""
 
 
 class InboxRepository:
@@ -43,11 +53,7 @@ class InboxRepository:
 
     async def done(self, update_id: int, now: datetime) -> None:
         """Mark one update handled and forget what it said."""
-        await self.session.execute(
-            update(InboxUpdate)
-            .where(InboxUpdate.update_id == update_id, InboxUpdate.done_at.is_(None))
-            .values(done_at=now, payload=None)
-        )
+        await self.session.execute(_DONE, {"id": update_id, "now": now})
 
     async def pending(
         self, limit: int = 1000, received_before: datetime | None = None
