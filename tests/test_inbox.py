@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,9 +16,11 @@ from sqlalchemy.exc import OperationalError
 
 from bot.emulator.sandbox import Sandbox
 from bot.inbox import Inbox, Outage, chat_key
-from storage.db import create_session_factory
+from storage.db import create_engine, create_session_factory
 from storage.locks import RedisLocks
+from storage.migrate import upgrade
 from storage.models import FsmRecord, InboxUpdate, User
+from storage.repositories.inbox import InboxRepository
 
 
 def _inbox(
@@ -73,6 +76,36 @@ async def test_a_redelivered_update_is_handled_once(sandbox: Sandbox) -> None:
 
     greetings = [m for m in anna.inbox() if m["text"].startswith("Hello")]
     assert len(greetings) == 1
+
+
+async def _store_a_batch_twice(url: str) -> None:
+    """A batch handed out again (Telegram repeats it when the offset did not move) adds
+    only the updates not stored before."""
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+        sessions = create_session_factory(engine)
+        now = datetime(2026, 12, 3, 9, tzinfo=UTC)
+        async with sessions() as session:
+            first = await InboxRepository(session).add([(1, "7", "{}"), (2, "7", "{}")], now)
+            await session.commit()
+        async with sessions() as session:
+            again = await InboxRepository(session).add([(2, "7", "{}"), (3, "8", "{}")], now)
+            await session.commit()
+        async with sessions() as session:
+            stored = (await session.scalars(select(InboxUpdate.update_id))).all()
+        assert (first, again, sorted(stored)) == ({1, 2}, {3}, [1, 2, 3])
+    finally:
+        await engine.dispose()
+
+
+async def test_a_batch_stored_again_stores_only_what_is_new_on_sqlite(sqlite_url: str) -> None:
+    await _store_a_batch_twice(sqlite_url)
+
+
+@pytest.mark.postgres
+async def test_a_batch_stored_again_stores_only_what_is_new_on_postgres(postgres_url: str) -> None:
+    await _store_a_batch_twice(postgres_url)
 
 
 async def test_updates_left_by_a_crash_are_handled_on_the_next_start_in_order(
