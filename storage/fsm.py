@@ -15,12 +15,15 @@ from typing import Any
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StateType, StorageKey
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import FsmRecord
 
 _bound: ContextVar[AsyncSession | None] = ContextVar("fsm_bound_session", default=None)
 _ROWS = "fsm_rows"
+_ROW = select(FsmRecord).where(FsmRecord.key == bindparam("key"))
+"""Built once (its cache key with it): `session.get` builds its SELECT on every call."""
 """Where a session keeps the dialog rows it read (`AsyncSession.info`)."""
 
 
@@ -64,7 +67,8 @@ class SqlStorage(BaseStorage):
         """
         known: dict[str, FsmRecord | None] = session.info.setdefault(_ROWS, {})
         if row_key not in known:
-            known[row_key] = await session.get(FsmRecord, row_key)
+            found = await session.execute(_ROW, {"key": row_key})
+            known[row_key] = found.scalar_one_or_none()
         return known[row_key]
 
     async def _load(self, key: StorageKey) -> FsmRecord | None:

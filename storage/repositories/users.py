@@ -2,11 +2,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import User
 
 LAST_SEEN_STEP = timedelta(hours=1)
+_USER = select(User).where(User.id == bindparam("id"))
+"""Built once (its cache key with it): `session.get` builds its SELECT on every call,
+and `touch` runs with every update."""
 
 
 class UserRepository:
@@ -20,7 +24,7 @@ class UserRepository:
         self, user_id: int, first_name: str, language_code: str | None, now: datetime
     ) -> User:
         """The person's row, created on first contact; last_seen kept to the hour."""
-        user = await self.session.get(User, user_id)
+        user = (await self.session.execute(_USER, {"id": user_id})).scalar_one_or_none()
         if user is None:
             user = User(
                 id=user_id,
