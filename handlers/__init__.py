@@ -8,6 +8,8 @@ from typing import Any
 from aiogram import F, Router
 from aiogram.dispatcher.event.handler import FilterObject
 from aiogram.enums import ChatType
+from aiogram.filters import StateFilter
+from aiogram.fsm.state import State
 
 from bot.middlewares import DialogTimeoutMiddleware
 from handlers import (
@@ -67,10 +69,47 @@ def create_routers() -> list[Router]:
         relay.create_router(),
         fallback.create_router(),
     )
+    gate_dialogs(buyers)
     routers = [buyers, agents.create_router()]
     for router in routers:
         check_filters_inline(router)
     return routers
+
+
+def gate_dialogs(router: Router) -> None:
+    """A sub-router whose every message handler waits for a dialog state gets one
+    router-level check of those states, so a message in none of them passes the whole
+    router at once. aiogram otherwise tries each handler's filters in turn: a plain
+    message outside any dialog went through some thirty of them."""
+    for sub_router in router.sub_routers:
+        states = _awaited_states(sub_router)
+        if states:
+            sub_router.message.filter(_in_states(states))
+
+
+def _awaited_states(router: Router) -> frozenset[str] | None:
+    """The states the router's message handlers wait for; None if any handler does not
+    begin with a state filter (or has none)."""
+    found: set[str] = set()
+    for handler in router.message.handlers:
+        first = handler.filters[0].callback if handler.filters else None
+        if isinstance(first, State) and first.state is not None:
+            found.add(first.state)
+        elif isinstance(first, StateFilter):
+            named = [s.state if isinstance(s, State) else s for s in first.states]
+            if not all(isinstance(name, str) and name != "*" for name in named):
+                return None
+            found.update(str(name) for name in named)
+        else:
+            return None
+    return frozenset(found) or None
+
+
+def _in_states(states: frozenset[str]) -> Callable[..., bool]:
+    def in_states(event: Any, raw_state: str | None = None) -> bool:
+        return raw_state in states
+
+    return in_states
 
 
 def check_filters_inline(router: Router) -> None:

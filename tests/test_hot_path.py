@@ -42,6 +42,24 @@ def test_every_filter_runs_on_the_event_loop() -> None:
     assert all(checks)
 
 
+def test_dialog_routers_are_passed_over_at_once_outside_their_states() -> None:
+    buyers = create_routers()[0]
+    gated = {r.name for r in buyers.sub_routers if r.message._handler.filters}
+    assert gated == {
+        f"handlers.{name}"
+        for name in (
+            "person",
+            "payment",
+            "seller",
+            "order_picker",
+            "cancel_order",
+            "refund",
+            "defect",
+            "my_cases",
+        )
+    }
+
+
 def test_fixed_keyboards_are_built_once_per_language(settings: Settings) -> None:
     i18n: I18n = create_i18n(settings.default_locale)
     with i18n.context():
