@@ -65,6 +65,7 @@ from bot.emulator.http import EmulatorServer
 from bot.emulator.model import BotApiModel, Chat
 from bot.emulator.proxy import RoundRobin
 from storage.db import create_engine
+from storage.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 # Not a secret: only the emulator on 127.0.0.1 accepts it.
@@ -484,6 +485,13 @@ async def main(args: argparse.Namespace) -> int:
         database_url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bot.sqlite3'}"
         if args.database_url:
             database_url = await fresh_database(args.database_url)
+        # Migrated beforehand, as for every start but a database's first: start-up and
+        # idle memory are a restart's (a first start also loads Alembic, +12 MB).
+        engine = create_engine(database_url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
         base_env = {
             **os.environ,
             "BOT_TOKEN": TOKEN,
