@@ -3,8 +3,11 @@
     python bench/profile_top.py DIR/text.txt [--top 15]
 
 Prints where the bot's samples fall by package (each sample counted once, for the
-innermost frame's package), the functions with the most samples of their own, and the
-project's functions by inclusive samples (themselves and what they call).
+innermost frame's package), the functions with the most samples of their own, the
+project's functions by inclusive samples (themselves and what they call), and each
+sample by the innermost frame of the project's own code (the call that handed the
+time to a library; SQLAlchemy's async work runs in greenlets whose stacks start at
+`Session.execute`, `Session.get`, ... and hold no project frame: shown as such).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ def summary(path: Path, top: int) -> str:
     by_package: Counter[str] = Counter()
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
+    handed: Counter[str] = Counter()
     for frames, count in stacks:
         func, file = frames[-1]
         by_package[package(file)] += count
@@ -57,12 +61,16 @@ def summary(path: Path, top: int) -> str:
                 if name not in seen:
                     seen.add(name)
                     inclusive[name] += count
+        ours = [f"{f} ({p})" for f, p in frames if package(p).startswith("project")]
+        handed[ours[-1] if ours else f"no project frame: {frames[0][0]}"] += count
     lines = [f"{path.name}: {total} samples", "", "by package (innermost frame):"]
     lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in by_package.most_common(top)]
     lines += ["", "functions by own samples:"]
     lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in own.most_common(top)]
     lines += ["", "project functions by inclusive samples:"]
     lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in inclusive.most_common(top)]
+    lines += ["", "by the innermost frame of the project's code:"]
+    lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in handed.most_common(top)]
     return "\n".join(lines)
 
 
