@@ -24,7 +24,16 @@ async def _open_case(live: LiveBot, user_id: int) -> tuple[Person, Agent]:
     await person.send("My parcel is stuck")
     agent = Agent(live, user_id + 1, AGENT_CHAT)
     live.model.add_user(agent.id, "Olga", language_code="en")
-    await live.settle(lambda: agent.has_topic(1))
+    # The case is set up once its conversation so far is in the topic: by then the bot
+    # has stored the topic's id (each call to Telegram follows the commit before it).
+    # Stopped between creating the topic and storing its id, the database would see a
+    # case without a topic on its return, and the case would get a second one.
+    await live.settle(
+        lambda: (
+            agent.has_topic(1)
+            and any(m.get("text", "").startswith("Conversation so far") for m in agent.topic(1))
+        )
+    )
     return person, agent
 
 
