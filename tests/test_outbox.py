@@ -171,6 +171,59 @@ async def test_history_refused_after_the_card_is_posted_next_round(box: Sandbox)
                                                  "Conversation so far:"]  # fmt: skip
 
 
+EARLIER_TOPIC = (
+    "⚠️ The connection broke or the bot stopped while this case's topic was being made, "
+    "so the group may also have an earlier topic named «№1 · General question · Anna» with "
+    "nothing in it. Everything about the case is here; the empty one can be deleted."
+)
+
+
+async def topics_of_case_1(box: Sandbox) -> tuple[list[int], list[str]]:
+    """Every topic named for case #1, and the texts in the one the case keeps."""
+    made = [
+        t.thread_id for t in box.model.chats[GROUP].topics.values() if t.name.startswith("№1 ·")
+    ]
+    async with box.db() as session:
+        case = await session.get(Case, 1)
+        assert case is not None
+        assert case.topic_id is not None
+    kept = [m.get("text", "") for m in box.model.messages(GROUP, thread_id=case.topic_id)]
+    return made, [t for t in kept if t]
+
+
+async def test_a_topic_made_twice_after_a_lost_answer_says_so_in_the_one_kept(box: Sandbox) -> None:
+    box.person(10, "Anna")
+    box.model.drop_response("createForumTopic")  # made, but the bot never hears of it
+    await open_case(box, 10, reason="where is my parcel")
+    made, texts = await topics_of_case_1(box)
+    assert len(made) == 2
+    assert texts[0].startswith("📂 Case #1")
+    assert texts[-1] == EARLIER_TOPIC
+
+
+async def test_a_topic_request_with_no_outcome_is_announced_on_the_next_try(box: Sandbox) -> None:
+    box.person(10, "Anna")
+    # Both tries lose their answers: the bot cannot know whether a topic exists.
+    box.model.drop_response("createForumTopic", times=2)
+    await open_case(box, 10, reason="where is my parcel")
+    await later(box)
+    made, texts = await topics_of_case_1(box)
+    assert len(made) == 3
+    assert texts[0].startswith("📂 Case #1")
+    assert texts.count(EARLIER_TOPIC) == 1
+
+
+async def test_a_topic_refused_then_made_is_not_announced(box: Sandbox) -> None:
+    box.person(10, "Anna")
+    box.model.fail("createForumTopic", 400, "Bad Request: not enough rights", chat_id=GROUP)
+    await open_case(box, 10, reason="where is my parcel")
+    await later(box)
+    made, texts = await topics_of_case_1(box)
+    assert len(made) == 1
+    assert texts[0].startswith("📂 Case #1")
+    assert EARLIER_TOPIC not in texts
+
+
 async def resolved_case(box: Sandbox) -> tuple[Person, Agent, int]:
     anna, olga, case_id = await buyer_with_case(box)
     await olga.press(case_id, "Resolve")

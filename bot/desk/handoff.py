@@ -83,7 +83,7 @@ from bot.desk.delivery import Delivery as Lanes
 from bot.desk.delivery import Sent, Undeliverable
 from bot.desk.links import Misleading, reveal
 from bot.domain.cases import CaseService, CaseType, Delivery, Sender
-from storage.models import Case, CaseMessage, User
+from storage.models import Case, CaseEvent, CaseMessage, User
 from storage.repositories.cases import CaseRepository
 from storage.repositories.orders import OrderRepository
 
@@ -195,6 +195,10 @@ class _Card:
 
 
 Notice = Callable[[], tuple[str, InlineKeyboardMarkup | None]]
+
+TOPIC_EVENT = "topic"
+"""A case event per topic request and per outcome ("created", "refused")."""
+TOPIC_REQUESTED = "requested"
 """Builds a notice's text and buttons; called in the reader's language."""
 
 
@@ -528,6 +532,14 @@ class Handoff:
         buyer_name = await self._buyer_name(session, case)
         with self.agents():
             name = topic_name(case, buyer_name or erased_name())
+        # The request is stored before the call (which commits first) and its outcome
+        # after it: a request with no outcome is an earlier try that Telegram may have
+        # carried out (its answer was lost, or the bot stopped before storing the id).
+        repo = CaseRepository(session)
+        last = await repo.last_event(case.id, TOPIC_EVENT)
+        earlier = last is not None and last.to_value == TOPIC_REQUESTED
+        if not earlier:
+            self._topic_event(repo, case, TOPIC_REQUESTED)
         try:
             sent = await self._call(
                 bot,
@@ -537,14 +549,25 @@ class Handoff:
             )
         except Undeliverable as error:
             log.error("case %s: no topic in %s: %s", case.id, chat_id, error.reason)
+            if not error.unknown:  # Telegram answered: no topic was made
+                self._topic_event(repo, case, "refused")
+                await session.commit()
             return False
         case.agent_chat_id = chat_id
         case.topic_id = sent.result.message_thread_id
         case.card_message_id = None
         case.history_posted = False
+        self._topic_event(repo, case, "created")
         await session.commit()
         self._cards.pop(case.id, None)
+        if earlier or sent.maybe_twice:
+            self.tell_topic(bot, case.id, _earlier_topic(name))
         return True
+
+    def _topic_event(self, repo: CaseRepository, case: Case, outcome: str) -> None:
+        repo.add_event(
+            CaseEvent(case_id=case.id, at=self.clock.now(), kind=TOPIC_EVENT, to_value=outcome)
+        )
 
     async def _card(self, session: AsyncSession, case: Case) -> tuple[str, InlineKeyboardMarkup]:
         repo = CaseRepository(session)
@@ -964,6 +987,17 @@ def _posted_again_in_topic() -> tuple[str, InlineKeyboardMarkup | None]:
         "⚠️ The buyer's next message was being posted when the connection broke or the "
         "bot stopped, so it is posted again: it may appear twice."
     ), None
+
+
+def _earlier_topic(name: str) -> Notice:
+    def notice() -> tuple[str, InlineKeyboardMarkup | None]:
+        return _(
+            "⚠️ The connection broke or the bot stopped while this case's topic was being "
+            "made, so the group may also have an earlier topic named «{name}» with nothing "
+            "in it. Everything about the case is here; the empty one can be deleted."
+        ).format(name=name), None
+
+    return notice
 
 
 def _possibly_twice_to_buyer() -> tuple[str, InlineKeyboardMarkup | None]:

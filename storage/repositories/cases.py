@@ -159,6 +159,15 @@ class CaseRepository:
     def add_event(self, event: CaseEvent) -> None:
         self.session.add(event)
 
+    async def last_event(self, case_id: int, kind: str) -> CaseEvent | None:
+        query = (
+            select(CaseEvent)
+            .where(CaseEvent.case_id == case_id, CaseEvent.kind == kind)
+            .order_by(CaseEvent.id.desc())
+            .limit(1)
+        )
+        return (await self.session.scalars(query)).first()
+
     async def events(self, case_id: int) -> Sequence[CaseEvent]:
         query = select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
         return (await self.session.scalars(query)).all()
