@@ -180,7 +180,8 @@ class Tag(Base):
 
 
 class CaseEvent(Base):
-    """Audit trail: every status change and assignment."""
+    """Audit trail: every status change and assignment, and each request for the
+    case's forum topic with its outcome (kind "topic": requested, created, refused)."""
 
     __tablename__ = "case_events"
 

@@ -241,6 +241,8 @@ async def test_card_buttons_change_the_case_and_leave_an_audit_trail(desk: Desk)
     trail = [(e.kind, e.from_value, e.to_value, e.actor_name) for e in events]
     assert trail == [
         ("status", None, "waiting", "buyer"),
+        ("topic", None, "requested", None),
+        ("topic", None, "created", None),
         ("assign", None, "Olga", "Olga"),
         ("status", "waiting", "in_progress", "Olga"),
         ("assign", "Olga", "Ivan", "Ivan"),
