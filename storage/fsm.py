@@ -22,9 +22,9 @@ from storage.models import FsmRecord
 
 _bound: ContextVar[AsyncSession | None] = ContextVar("fsm_bound_session", default=None)
 _ROWS = "fsm_rows"
+"""Where a session keeps the dialog rows it read (`AsyncSession.info`)."""
 _ROW = select(FsmRecord).where(FsmRecord.key == bindparam("key"))
 """Built once (its cache key with it): `session.get` builds its SELECT on every call."""
-"""Where a session keeps the dialog rows it read (`AsyncSession.info`)."""
 
 
 @contextmanager
