@@ -82,8 +82,8 @@ from bot.desk.card import (
 from bot.desk.delivery import Delivery as Lanes
 from bot.desk.delivery import Sent, Undeliverable
 from bot.desk.links import Misleading, reveal
-from bot.domain.cases import CaseService, CaseType, Delivery, Sender
-from storage.models import Case, CaseEvent, CaseMessage, User
+from bot.domain.cases import TOPIC_REQUESTED, CaseService, CaseType, Delivery, Sender
+from storage.models import Case, CaseMessage, User
 from storage.repositories.cases import CaseRepository
 from storage.repositories.orders import OrderRepository
 
@@ -195,10 +195,6 @@ class _Card:
 
 
 Notice = Callable[[], tuple[str, InlineKeyboardMarkup | None]]
-
-TOPIC_EVENT = "topic"
-"""A case event per topic request and per outcome ("created", "refused")."""
-TOPIC_REQUESTED = "requested"
 """Builds a notice's text and buttons; called in the reader's language."""
 
 
@@ -535,11 +531,10 @@ class Handoff:
         # The request is stored before the call (which commits first) and its outcome
         # after it: a request with no outcome is an earlier try that Telegram may have
         # carried out (its answer was lost, or the bot stopped before storing the id).
-        repo = CaseRepository(session)
-        last = await repo.last_event(case.id, TOPIC_EVENT)
-        earlier = last is not None and last.to_value == TOPIC_REQUESTED
+        cases = CaseService(CaseRepository(session), self.clock, self.settings)
+        earlier = await cases.topic_outcome_unknown(case)
         if not earlier:
-            self._topic_event(repo, case, TOPIC_REQUESTED)
+            cases.topic_event(case, TOPIC_REQUESTED)
         try:
             sent = await self._call(
                 bot,
@@ -550,24 +545,19 @@ class Handoff:
         except Undeliverable as error:
             log.error("case %s: no topic in %s: %s", case.id, chat_id, error.reason)
             if not error.unknown:  # Telegram answered: no topic was made
-                self._topic_event(repo, case, "refused")
+                cases.topic_event(case, "refused")
                 await session.commit()
             return False
         case.agent_chat_id = chat_id
         case.topic_id = sent.result.message_thread_id
         case.card_message_id = None
         case.history_posted = False
-        self._topic_event(repo, case, "created")
+        cases.topic_event(case, "created")
         await session.commit()
         self._cards.pop(case.id, None)
         if earlier or sent.maybe_twice:
             self.tell_topic(bot, case.id, _earlier_topic(name))
         return True
-
-    def _topic_event(self, repo: CaseRepository, case: Case, outcome: str) -> None:
-        repo.add_event(
-            CaseEvent(case_id=case.id, at=self.clock.now(), kind=TOPIC_EVENT, to_value=outcome)
-        )
 
     async def _card(self, session: AsyncSession, case: Case) -> tuple[str, InlineKeyboardMarkup]:
         repo = CaseRepository(session)

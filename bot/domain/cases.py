@@ -20,6 +20,10 @@ from storage.models import Case, CaseEvent, CaseMessage
 from storage.repositories.cases import OPEN_STATUSES, CaseRepository
 from storage.repositories.orders import OrderRepository
 
+TOPIC_EVENT = "topic"
+"""The audit trail's kind for a request of a case's forum topic and its outcome."""
+TOPIC_REQUESTED = "requested"
+
 
 class CaseType(StrEnum):
     cancel_review = "cancel_review"
@@ -545,6 +549,17 @@ class CaseService:
         self._event(case, "status", case.status, to, actor_id, actor_name)
         case.status = to
         case.updated_at = self.clock.now()
+
+    async def topic_outcome_unknown(self, case: Case) -> bool:
+        """An earlier request for the case's forum topic has no outcome stored: Telegram
+        may have made that topic (its answer was lost, or the bot stopped first)."""
+        last = await self.repo.last_event(case.id, TOPIC_EVENT)
+        return last is not None and last.to_value == TOPIC_REQUESTED
+
+    def topic_event(self, case: Case, outcome: str) -> None:
+        """A request for the case's topic ("requested"), or its outcome ("created",
+        "refused"), in the audit trail."""
+        self._event(case, TOPIC_EVENT, None, outcome, None, None)
 
     def _assign(self, case: Case, agent_id: int, agent_name: str) -> None:
         self._event(case, "assign", case.assignee_name, agent_name, agent_id, agent_name)
