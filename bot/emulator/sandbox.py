@@ -285,6 +285,16 @@ class Agent:
             return False
         return True
 
+    def sees_card(self, case_id: int) -> bool:
+        """The case's topic is there with its card in it, as an agent finds it before
+        answering (by then the bot has stored the topic's id: each call to Telegram
+        follows the commit before it)."""
+        try:
+            self.card(case_id)
+        except LookupError:
+            return False
+        return True
+
     def topic(self, case_id: int) -> list[dict[str, Any]]:
         """Every message in the case's topic, oldest first (the bot's and agents')."""
         thread = self.topic_id(case_id)

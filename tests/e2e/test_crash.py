@@ -48,7 +48,7 @@ async def _stress(tmp_path: Path, stop: str) -> None:
         people = await _open_cases(live)
         agent = Agent(live, 620_001, -1001000000001)
         live.model.add_user(agent.id, "Olga", language_code="en")
-        await live.settle(lambda: all(agent.has_topic(case) for _, case in people))
+        await live.settle(lambda: all(agent.sees_card(case) for _, case in people))
         sent_by_buyers: list[tuple[int, str]] = []
         sent_by_agents: list[tuple[Person, str]] = []
         for round_ in range(ROUNDS):

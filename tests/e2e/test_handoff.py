@@ -55,7 +55,7 @@ async def test_deleted_topic_is_recreated(live: LiveBot) -> None:
     jane = live.person(740_002, "Jane", language_code="en")
     case_id = await open_case(live, jane, "Where is my refund?", ru=False)
     olga = agent(live)
-    await live.settle(lambda: olga.has_topic(case_id))
+    await live.settle(lambda: olga.sees_card(case_id))
     old = olga.topic_id(case_id)
     live.model.delete_topic_by_hand(AGENT_CHAT, old)
     await jane.send("hello? anyone?", expect=0)
@@ -75,7 +75,7 @@ async def test_429_storm_on_one_buyer_while_others_get_replies(live: LiveBot) ->
     slow_case = await open_case(live, slow, "slow one", ru=False)
     fast_case = await open_case(live, fast, "fast one", ru=False)
     olga = agent(live)
-    await live.settle(lambda: olga.has_topic(slow_case) and olga.has_topic(fast_case))
+    await live.settle(lambda: olga.sees_card(slow_case) and olga.sees_card(fast_case))
     slow_before, fast_before = len(slow.inbox()), len(fast.inbox())
     since = len(live.model.calls)
 
@@ -103,7 +103,7 @@ async def test_blocked_buyer_is_shown_in_the_topic(live: LiveBot) -> None:
     gone = live.person(740_005, "Gone", language_code="en")
     case_id = await open_case(live, gone, "help", ru=False)
     olga = agent(live)
-    await live.settle(lambda: olga.has_topic(case_id))
+    await live.settle(lambda: olga.sees_card(case_id))
     live.model.block_bot(gone.id)
     await olga.say(
         case_id,
@@ -126,7 +126,7 @@ async def reminded_after_the_deadline(
 ) -> None:
     """A new case whose first-answer deadline then passes gets its reminder."""
     case_id = await open_case(live, buyer, "me too", ru=False)
-    await live.settle(lambda: olga.has_topic(case_id))
+    await live.settle(lambda: olga.sees_card(case_id))
     process.shift(timedelta(days=10))
     await live.settle(lambda: reminders(live, case_id) >= 1)
 
@@ -140,7 +140,7 @@ async def test_reminder_and_seven_day_auto_close_by_moving_time(tmp_path: Path) 
         unanswered = await open_case(live, quiet, "nobody answers me", ru=False)
         answered = await open_case(live, waiting, "вопрос", ru=True)
         olga = agent(live)
-        await live.settle(lambda: olga.has_topic(unanswered) and olga.has_topic(answered))
+        await live.settle(lambda: olga.sees_card(unanswered) and olga.sees_card(answered))
         before = len(waiting.inbox())
         await olga.say(answered, "Which size?", until=lambda: len(waiting.inbox()) > before)
 
