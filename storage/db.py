@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import ArgumentError
@@ -35,6 +38,9 @@ def create_engine(url: str) -> AsyncEngine:
         if not folder.is_dir():
             raise ArgumentError(f"the folder {folder} for the SQLite file does not exist")
     sqlite = url.startswith("sqlite")
+    options: dict[str, Any] = {}
+    if sqlite:
+        options["async_creator"] = partial(InlineConnection.open, parsed.database or ":memory:")
     engine = create_async_engine(
         url,
         pool_pre_ping=not sqlite,
@@ -42,6 +48,7 @@ def create_engine(url: str) -> AsyncEngine:
         # rolled back by SQLAlchemy; the pool's own ROLLBACK on top is, on SQLite, one
         # more trip to aiosqlite's thread per transaction for nothing.
         pool_reset_on_return=None if sqlite else "rollback",
+        **options,
     )
     if engine.dialect.name == "sqlite":
 
@@ -57,6 +64,51 @@ def create_engine(url: str) -> AsyncEngine:
     return engine
 
 
+OFFLOAD = "offload"
+"""Execution option for a long read (a report over every case): on SQLite it runs in
+aiosqlite's thread, so buyers' updates go on meanwhile."""
+
+
+class InlineConnection(aiosqlite.Connection):
+    """aiosqlite's connection, with the quick calls run in the event loop's own thread.
+
+    aiosqlite runs every call (make a cursor, execute, fetch, close the cursor) in its
+    thread and hands the result back through the loop. For the short statements of an
+    update that hand-off costs far more than SQLite's work: a third of a plain message's
+    CPU (bench/PROFILE.md, round four). Here those calls run inline. What may wait still
+    goes to the thread, so the loop never stalls: the connection's commit (it syncs the
+    file), rollback and close; the write that takes the file's write lock (another
+    process, such as a `supportbot` command, may hold it); and a statement run with the
+    `OFFLOAD` execution option, with the reading of its rows. `SerialWrites` says which
+    statement is which, before each one.
+    """
+
+    takes_lock = False
+    """The next statement takes the file's write lock: its execution runs in the thread."""
+    long = False
+    """The next statement and the reading of its rows run in the thread."""
+
+    @classmethod
+    def open(cls, database: str) -> InlineConnection:
+        # Used from the loop's thread as well as from aiosqlite's: calls never overlap,
+        # since a pooled connection serves one session at a time.
+        connection = cls(partial(sqlite3.connect, database, check_same_thread=False), 64)
+        # As SQLAlchemy does for aiosqlite's own: a connection left open must not keep
+        # the process alive at exit.
+        connection._thread.daemon = True
+        return connection
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        owner = getattr(fn, "__self__", None)
+        if self._connection is not None and not self.long:
+            if isinstance(owner, sqlite3.Cursor):
+                if not (self.takes_lock and fn.__name__.startswith("execute")):
+                    return fn(*args, **kwargs)
+            elif owner is self._connection and fn.__name__ == "cursor":
+                return fn(*args, **kwargs)
+        return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+
 class SerialWrites:
     """SQLite takes one writer at a time; this makes the writers queue for it in asyncio.
 
@@ -67,6 +119,8 @@ class SerialWrites:
     and gives it back when its connection returns to the pool, so the next writer starts the
     moment the previous one ends, readers keep running side by side (WAL), and a write
     that waited longer than `timeout` fails just as SQLite would have said.
+
+    Before each statement it also tells an `InlineConnection` where to run it.
     """
 
     def __init__(self, timeout: float) -> None:
@@ -90,7 +144,13 @@ class SerialWrites:
 
     def _before_execute(self, conn: Connection, *args: Any) -> None:
         statement: str = args[1]
-        if conn.info.get(_HOLDS) or not is_write(statement):
+        first_write = not conn.info.get(_HOLDS) and is_write(statement)
+        driver = conn.connection.driver_connection
+        if isinstance(driver, InlineConnection):
+            context = args[3]
+            driver.takes_lock = first_write
+            driver.long = context is not None and bool(context.execution_options.get(OFFLOAD))
+        if not first_write:
             return
         try:
             await_only(asyncio.wait_for(self.lock.acquire(), self.timeout))

@@ -1,9 +1,13 @@
 """The hot path's plumbing: filters on the event loop, fixed keyboards built once per
-language, SQLite writers that queue instead of failing with "database is locked"."""
+language, SQLite writers that queue instead of failing with "database is locked", quick
+SQLite calls on the event loop and waiting ones off it."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
+import time
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,7 +25,7 @@ from bot.emulator.sandbox import Sandbox
 from bot.i18n import create_i18n
 from bot.ui.keyboards import main_menu
 from handlers import create_routers, payment
-from storage.db import create_engine, create_session_factory, is_write
+from storage.db import OFFLOAD, create_engine, create_session_factory, is_write
 from tests.conftest import make_settings
 from tests.desk import AGENT_ID, BUYER_ID, GROUP
 
@@ -104,6 +108,71 @@ async def test_concurrent_writers_queue_instead_of_failing(sqlite_url: str) -> N
     finally:
         await engine.dispose()
     assert total == 40
+
+
+async def test_quick_statements_run_on_the_loop_and_waiting_ones_off_it(sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _thread_function(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.create_function("thread", 0, threading.get_ident)
+
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE seen (id INTEGER PRIMARY KEY, a INTEGER, b INTEGER)"))
+        await conn.execute(text("INSERT INTO seen VALUES (1, 0, 0)"))
+    loop_thread = threading.get_ident()
+    try:
+        async with create_session_factory(engine)() as session:
+            quick = (await session.execute(text("SELECT thread()"))).scalar_one()
+            long = await session.execute(text("SELECT thread()"), execution_options={OFFLOAD: True})
+            off = long.scalar_one()
+            # The first write takes the file's lock (it may wait for another process);
+            # the next one in the same transaction holds it already.
+            await session.execute(text("UPDATE seen SET a = thread() WHERE id = 1"))
+            await session.execute(text("UPDATE seen SET b = thread() WHERE id = 1"))
+            await session.commit()
+            first, second = (await session.execute(text("SELECT a, b FROM seen"))).one()
+    finally:
+        await engine.dispose()
+    assert quick == loop_thread
+    assert off != loop_thread
+    assert first != loop_thread
+    assert second == loop_thread
+
+
+async def test_a_write_waiting_for_another_process_leaves_the_loop_free(sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url)
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER)"))
+        await conn.execute(text("INSERT INTO counter VALUES (1, 0)"))
+    sessions = create_session_factory(engine)
+
+    async def write() -> None:
+        async with sessions() as session:
+            await session.execute(text("UPDATE counter SET n = 1 WHERE id = 1"))
+            await session.commit()
+
+    # Another process (a `supportbot` command, say) holds the write lock.
+    other = sqlite3.connect(sqlite_url.removeprefix("sqlite+aiosqlite:///"))
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        waiting = asyncio.create_task(write())
+        started = time.monotonic()
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+        free_for = time.monotonic() - started
+        assert not waiting.done()
+        other.rollback()
+        await asyncio.wait_for(waiting, 10)
+        async with sessions() as session:
+            n = (await session.execute(text("SELECT n FROM counter"))).scalar_one()
+    finally:
+        other.close()
+        await engine.dispose()
+    # Had the write waited on the loop, the loop would have stood still until the busy
+    # timeout (30 s), and the other process could never have let go.
+    assert free_for < 2
+    assert n == 1
 
 
 # ---------------------------------------------------------------- what an update costs

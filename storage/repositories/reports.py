@@ -27,11 +27,14 @@ from sqlalchemy import (
     literal,
     select,
 )
+from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from storage.db import OFFLOAD
 from storage.models import Case, CaseEvent, CaseTag, Tag
 from storage.repositories.cases import OPEN_STATUSES
 from storage.types import UTCDateTime
@@ -165,6 +168,10 @@ class ReportRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def _read(self, query: Executable) -> Result[*tuple[Any, ...]]:
+        # Each query reads across all cases: on SQLite it runs off the event loop.
+        return await self.session.execute(query, execution_options={OFFLOAD: True})
+
     @staticmethod
     def _in_period(start: datetime, end: datetime) -> ColumnElement[bool]:
         return and_(Case.created_at >= start, Case.created_at < end)
@@ -197,7 +204,7 @@ class ReportRepository:
             .group_by(day, key)
         )
         found = []
-        for row in await self.session.execute(query):
+        for row in await self._read(query):
             values = [int(v or 0) for v in row[2:]]
             sums = Sums(ratings=values[-5:])
             for item, value in zip(fields(Sums)[:-1], values[:-5], strict=True):
@@ -222,7 +229,7 @@ class ReportRepository:
             )
             .group_by(key)
         )
-        return {row[0]: int(row[1]) for row in await self.session.execute(query)}
+        return {row[0]: int(row[1]) for row in await self._read(query)}
 
     async def median(
         self,
@@ -251,7 +258,7 @@ class ReportRepository:
             segment = segment_column(by)
             query = query.where(segment.is_(None) if key is None else segment == key)
         query = query.order_by(value).limit(1).offset((count - 1) // 2)
-        return await self.session.scalar(query)
+        return (await self._read(query)).scalar()
 
     async def open_at(self, moment: datetime, by: Segment) -> dict[SegmentKey, int]:
         """Cases open at `moment`, per segment, read from the audit trail.
@@ -263,7 +270,7 @@ class ReportRepository:
         key: ColumnElement[Any] = segment_column(by).label("key")
         found: dict[SegmentKey, int] = {}
         open_now = select(key, func.count()).where(Case.status.in_(OPEN_STATUSES)).group_by(key)
-        for row in await self.session.execute(open_now):
+        for row in await self._read(open_now):
             found[row[0]] = int(row[1])
         # A case's first event comes from NULL: coalesce, or NOT IN would be NULL too.
         entered = func.coalesce(CaseEvent.to_value, "").in_(OPEN_STATUSES)
@@ -275,7 +282,7 @@ class ReportRepository:
             .where(CaseEvent.kind == "status", CaseEvent.at > moment)
             .group_by(key)
         )
-        for row in await self.session.execute(later):
+        for row in await self._read(later):
             found[row[0]] = found.get(row[0], 0) - int(row[1] or 0)
         return {k: v for k, v in found.items() if v}
 
@@ -296,7 +303,7 @@ class ReportRepository:
             .outerjoin(Tag, Tag.name == counted.c.tag)
             .order_by(counted.c.cases.desc(), counted.c.tag)
         )
-        return [TagRow(r[0], int(r[1]), r[2]) for r in await self.session.execute(query)]
+        return [TagRow(r[0], int(r[1]), r[2]) for r in await self._read(query)]
 
     def local_day(self, offsets: Sequence[tuple[datetime | None, int]]) -> ColumnElement[int]:
         """The day number of `created_at` in the operator's time zone.
