@@ -36,7 +36,7 @@ from bot.desk.delivery import Delivery, Sleep
 from bot.desk.handoff import Handoff
 from bot.desk.pacing import Pacer
 from bot.desk.scheduler import Scheduler
-from bot.errors import ErrorHandler, not_an_outage
+from bot.errors import ErrorHandler, answered_here
 from bot.flood import FloodGuard, FloodMiddleware
 from bot.i18n import LocaleMiddleware, create_i18n
 from bot.intents import shipped
@@ -190,7 +190,7 @@ def create_dispatcher(
     dp.message.outer_middleware(FloodMiddleware(flood))
     dp.include_routers(*create_routers())
     errors = ErrorHandler(sessions, clock, i18n, settings.default_locale)
-    dp.errors.register(errors.on_error, not_an_outage)
+    dp.errors.register(errors.on_error, answered_here)
     dp.startup.register(register_commands)
     dp.startup.register(check_agent_groups)
     if sleep is None:  # one long-running process (the sandbox's are many and short)

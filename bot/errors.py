@@ -1,7 +1,7 @@
 """The one home of errors: log the failing update without secrets, tell the person.
 
 A database or Redis outage is not handled here: the update goes back to the inbox
-(`bot.inbox`), which tries it again once the server answers.
+(`bot.inbox`), which tries it again once the server answers; so does `NotYet`.
 """
 
 from __future__ import annotations
@@ -21,9 +21,15 @@ from storage.repositories.inbox import InboxRepository
 log = logging.getLogger("supportbot.errors")
 
 
-def not_an_outage(event: ErrorEvent) -> bool:
-    """Filter for the error handler: outages propagate to the inbox instead."""
-    return not is_outage(event.exception)
+class NotYet(Exception):
+    """The update refers to something the bot is storing at this very moment (a forum
+    topic Telegram has just made, before its id is committed): the inbox hands it to
+    the dispatcher again shortly, instead of it being lost."""
+
+
+def answered_here(event: ErrorEvent) -> bool:
+    """Filter for the error handler: outages and `NotYet` propagate to the inbox instead."""
+    return not (is_outage(event.exception) or isinstance(event.exception, NotYet))
 
 
 class ErrorHandler:

@@ -28,6 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.errors import NotYet
 from storage.db import is_busy, is_outage
 from storage.locks import Locks
 from storage.repositories.inbox import InboxRepository
@@ -39,6 +40,10 @@ RELAPSE_SECONDS = 10.0
 
 KEEP_DONE = timedelta(days=2)
 """Handled updates are remembered this long: Telegram keeps an update for 24 hours."""
+
+NOT_YET_SECONDS = 0.1
+"""How soon an update that came before what it refers to (`NotYet`) is tried again; the
+chat's later updates wait behind it, in order."""
 
 
 def chat_key(update: Update) -> str:
@@ -285,6 +290,9 @@ class Inbox:
             except Exception as error:
                 if is_busy(error):
                     await asyncio.sleep(random.uniform(0.05, 0.5))  # noqa: S311 - jitter
+                    continue
+                if isinstance(error, NotYet):
+                    await asyncio.sleep(NOT_YET_SECONDS)
                     continue
                 if not is_outage(error):
                     # The error handler answers everything else; this is a bug in it.

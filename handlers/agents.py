@@ -33,6 +33,7 @@ from bot.desk.card import CaseAction, CaseCb, TagCb
 from bot.desk.handoff import Notice
 from bot.domain.cases import RELAYED, USUAL_TAGS, Entry, Sender
 from bot.domain.macros import MACROS, macro_text
+from bot.errors import NotYet
 from bot.reports.chart import render_chart
 from bot.reports.render import render_telegram
 from bot.reports.service import ReportError, stats_period, tag_name
@@ -103,12 +104,19 @@ async def stats(message: Message, command: CommandObject, svc: Services, i18n: I
 async def case_topic(message: Message, svc: Services) -> dict[str, Case] | bool:
     """Filter: the message is in a case's topic; hands the case to the handler as `case`.
 
-    A topic agents made themselves has no case, and the bot leaves it alone.
+    A topic agents made themselves has no case, and the bot leaves it alone. While a
+    case's topic is being made, though, an unknown topic may be that one, written in
+    the moment between Telegram making it and the bot storing its id: the message is
+    handled again shortly (`NotYet`), not lost.
     """
     if message.message_thread_id is None:
         return False
     case = await svc.cases.in_topic(message.chat.id, message.message_thread_id)
-    return {"case": case} if case is not None else False
+    if case is not None:
+        return {"case": case}
+    if await svc.cases.topic_being_made():
+        raise NotYet(f"topic {message.message_thread_id} may be a case's, not stored yet")
+    return False
 
 
 async def note(message: Message, svc: Services, case: Case) -> None:

@@ -6,21 +6,27 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from aiogram.methods import CreateForumTopic
 from aiogram.types import Update
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from bot.clock import ManualClock
+from bot.domain.cases import TOPIC_REQUESTED, TOPIC_SETTLE_SECONDS, CaseService
 from bot.emulator.sandbox import Sandbox
 from bot.inbox import Inbox, Outage, chat_key
 from storage.db import create_engine, create_session_factory
 from storage.locks import RedisLocks
 from storage.migrate import upgrade
-from storage.models import FsmRecord, InboxUpdate, User
+from storage.models import Case, CaseMessage, FsmRecord, InboxUpdate, User
+from storage.repositories.cases import CaseRepository
 from storage.repositories.inbox import InboxRepository
+from tests.conftest import make_settings
+from tests.desk import AGENT_ID, BUYER_ID, GROUP, open_case
 
 
 def _inbox(
@@ -210,6 +216,106 @@ async def test_a_failing_handler_is_answered_once_and_not_retried(
     assert row.done_at is not None
     async with sandbox.db() as session:
         assert await session.get(User, anna.id) is None
+
+
+async def test_an_agent_writing_in_a_topic_the_bot_has_not_stored_yet_is_relayed_once(
+    sqlite_url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = await Sandbox.start(make_settings(sqlite_url, agent_chat_id=GROUP), clock)
+    inbox = _inbox(box)
+    buyer = box.person(BUYER_ID, "Anna")
+    agent = box.agent(AGENT_ID, "Olga")
+    early: list[int] = []
+    tries: list[int] = []
+    tried_again = asyncio.Event()
+    real_feed = box.dp.feed_update
+
+    async def feed(bot: Any, update: Update, **kwargs: Any) -> Any:
+        tries.append(update.update_id)
+        if update.update_id in early and tries.count(update.update_id) >= 2:
+            tried_again.set()
+        return await real_feed(bot, update, **kwargs)
+
+    real_request = box.bot.session.make_request
+
+    async def make_request(bot: Any, method: Any, **options: Any) -> Any:
+        result = await real_request(bot, method, **options)
+        if isinstance(method, CreateForumTopic):
+            # Telegram made the topic; the bot has not stored its id yet, and the agent
+            # already writes in it.
+            box.model.send_message(
+                agent.id, "Olga here, checking", chat_id=GROUP, thread_id=result.message_thread_id
+            )
+            [update] = _updates(box)
+            early.append(update.update_id)
+            await inbox.accept([update])
+            await asyncio.wait_for(tried_again.wait(), 10)
+        return result
+
+    monkeypatch.setattr(box.dp, "feed_update", feed)
+    monkeypatch.setattr(box.bot.session, "make_request", make_request)
+    try:
+        await buyer.send("/start")
+        await buyer.press("Talk to a person")
+        await buyer.send("My parcel is late")
+        await inbox.drain()
+        await box.process()
+
+        assert early, "no topic was made"
+        relayed = [m for m in buyer.inbox() if m["text"].startswith("Olga here, checking")]
+        assert len(relayed) == 1
+        async with box.db() as session:
+            rows = (await session.scalars(select(CaseMessage.text))).all()
+            [update] = (
+                await session.scalars(select(InboxUpdate).where(InboxUpdate.update_id == early[0]))
+            ).all()
+        assert list(rows).count("Olga here, checking") == 1
+        assert update.done_at is not None
+    finally:
+        await box.stop()
+
+
+async def test_a_topic_agents_made_is_left_alone_unless_a_case_topic_is_being_made(
+    sqlite_url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = await Sandbox.start(make_settings(sqlite_url, agent_chat_id=GROUP), clock)
+    inbox = _inbox(box)
+    agent = box.agent(AGENT_ID, "Olga")
+    tries: list[int] = []
+    real_feed = box.dp.feed_update
+
+    async def feed(bot: Any, update: Update, **kwargs: Any) -> Any:
+        tries.append(update.update_id)
+        return await real_feed(bot, update, **kwargs)
+
+    monkeypatch.setattr(box.dp, "feed_update", feed)
+    team = box.model.api_createForumTopic({"chat_id": GROUP, "name": "Team"}, {})
+    try:
+        await open_case(box, BUYER_ID)  # its topic is made and stored
+        async with box.db() as session:
+            svc = CaseService(CaseRepository(session), box.clock, box.settings)
+            [case] = (await session.scalars(select(Case))).all()
+            svc.topic_event(case, TOPIC_REQUESTED)  # asked again: no outcome stored yet
+            await session.commit()
+            assert await svc.topic_being_made()
+
+        # The request is older than the moment a topic takes to be stored: it was cut
+        # short, and the agents' own topic is theirs again.
+        clock.advance(timedelta(seconds=TOPIC_SETTLE_SECONDS + 1))
+        box.model.send_message(
+            agent.id, "lunch?", chat_id=GROUP, thread_id=team["message_thread_id"]
+        )
+        await inbox.accept(_updates(box))
+        await asyncio.wait_for(inbox.drain(), 10)
+        await box.process()
+        async with box.db() as session:
+            kept = (await session.scalars(select(CaseMessage.text))).all()
+    finally:
+        await box.stop()
+    assert len(tries) == 1  # handled at once, not tried again
+    assert "lunch?" not in kept  # not taken for the case's
+    in_team = box.model.messages(GROUP, thread_id=team["message_thread_id"])
+    assert [m.get("text") for m in in_team][1:] == ["lunch?"]  # and the bot said nothing there
 
 
 def test_update_payloads_round_trip() -> None:

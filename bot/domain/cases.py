@@ -23,6 +23,10 @@ from storage.repositories.orders import OrderRepository
 TOPIC_EVENT = "topic"
 """The audit trail's kind for a request of a case's forum topic and its outcome."""
 TOPIC_REQUESTED = "requested"
+TOPIC_SETTLE_SECONDS = 10
+"""A topic request this recent with no outcome stored may be one Telegram has just
+carried out: the bot is about to store its id. Older ones were cut short (see the
+handoff) and are not waited for."""
 
 
 class CaseType(StrEnum):
@@ -555,6 +559,13 @@ class CaseService:
         may have made that topic (its answer was lost, or the bot stopped first)."""
         last = await self.repo.last_event(case.id, TOPIC_EVENT)
         return last is not None and last.to_value == TOPIC_REQUESTED
+
+    async def topic_being_made(self) -> bool:
+        """A forum topic was asked of Telegram in the last TOPIC_SETTLE_SECONDS and what
+        came of it is not stored yet: a message in a topic the bot does not know may be
+        in that one."""
+        since = self.clock.now() - timedelta(seconds=TOPIC_SETTLE_SECONDS)
+        return await self.repo.unanswered_since(TOPIC_EVENT, TOPIC_REQUESTED, since)
 
     def topic_event(self, case: Case, outcome: str) -> None:
         """A request for the case's topic ("requested"), or its outcome ("created",

@@ -3,8 +3,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.models import Case, CaseEvent, CaseMessage, CaseTag
 
@@ -167,6 +168,21 @@ class CaseRepository:
             .limit(1)
         )
         return (await self.session.scalars(query)).first()
+
+    async def unanswered_since(self, kind: str, request: str, since: datetime) -> bool:
+        """Whether an event `kind` with the value `request`, newer than `since`, has no
+        later event of its kind for its case (a request whose outcome is not stored)."""
+        later = aliased(CaseEvent)
+        answered = exists().where(
+            later.case_id == CaseEvent.case_id, later.kind == kind, later.id > CaseEvent.id
+        )
+        query = select(CaseEvent.id).where(
+            CaseEvent.at > since,  # the index on `at`: only the last moments are read
+            CaseEvent.kind == kind,
+            CaseEvent.to_value == request,
+            ~answered,
+        )
+        return await self.session.scalar(query.limit(1)) is not None
 
     async def events(self, case_id: int) -> Sequence[CaseEvent]:
         query = select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
