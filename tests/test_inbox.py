@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -218,23 +219,43 @@ async def test_a_failing_handler_is_answered_once_and_not_retried(
         assert await session.get(User, anna.id) is None
 
 
-async def test_an_agent_writing_in_a_topic_the_bot_has_not_stored_yet_is_relayed_once(
-    sqlite_url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
+class Tries:
+    """How many times the inbox handed each update to the dispatcher."""
+
+    def __init__(self, box: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.ids: list[int] = []
+        self._more = asyncio.Event()
+        real_feed = box.dp.feed_update
+
+        async def feed(bot: Any, update: Update, **kwargs: Any) -> Any:
+            self.ids.append(update.update_id)
+            self._more.set()
+            return await real_feed(bot, update, **kwargs)
+
+        monkeypatch.setattr(box.dp, "feed_update", feed)
+
+    async def reach(self, update_id: int, count: int) -> None:
+        while self.ids.count(update_id) < count:
+            self._more.clear()
+            await self._more.wait()
+
+
+@pytest.fixture
+async def group_box(sqlite_url: str, clock: ManualClock) -> AsyncIterator[Sandbox]:
     box = await Sandbox.start(make_settings(sqlite_url, agent_chat_id=GROUP), clock)
+    yield box
+    await box.stop()
+
+
+async def test_an_agent_writing_in_a_topic_the_bot_has_not_stored_yet_is_relayed_once(
+    group_box: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = group_box
     inbox = _inbox(box)
     buyer = box.person(BUYER_ID, "Anna")
     agent = box.agent(AGENT_ID, "Olga")
+    tries = Tries(box, monkeypatch)
     early: list[int] = []
-    tries: list[int] = []
-    tried_again = asyncio.Event()
-    real_feed = box.dp.feed_update
-
-    async def feed(bot: Any, update: Update, **kwargs: Any) -> Any:
-        tries.append(update.update_id)
-        if update.update_id in early and tries.count(update.update_id) >= 2:
-            tried_again.set()
-        return await real_feed(bot, update, **kwargs)
 
     real_request = box.bot.session.make_request
 
@@ -249,70 +270,54 @@ async def test_an_agent_writing_in_a_topic_the_bot_has_not_stored_yet_is_relayed
             [update] = _updates(box)
             early.append(update.update_id)
             await inbox.accept([update])
-            await asyncio.wait_for(tried_again.wait(), 10)
+            await asyncio.wait_for(tries.reach(update.update_id, 2), 10)
         return result
 
-    monkeypatch.setattr(box.dp, "feed_update", feed)
     monkeypatch.setattr(box.bot.session, "make_request", make_request)
-    try:
-        await buyer.send("/start")
-        await buyer.press("Talk to a person")
-        await buyer.send("My parcel is late")
-        await inbox.drain()
-        await box.process()
+    await buyer.send("/start")
+    await buyer.press("Talk to a person")
+    await buyer.send("My parcel is late")
+    await inbox.drain()
+    await box.process()
 
-        assert early, "no topic was made"
-        relayed = [m for m in buyer.inbox() if m["text"].startswith("Olga here, checking")]
-        assert len(relayed) == 1
-        async with box.db() as session:
-            rows = (await session.scalars(select(CaseMessage.text))).all()
-            [update] = (
-                await session.scalars(select(InboxUpdate).where(InboxUpdate.update_id == early[0]))
-            ).all()
-        assert list(rows).count("Olga here, checking") == 1
-        assert update.done_at is not None
-    finally:
-        await box.stop()
+    assert early, "no topic was made"
+    relayed = [m for m in buyer.inbox() if m["text"].startswith("Olga here, checking")]
+    assert len(relayed) == 1
+    async with box.db() as session:
+        rows = (await session.scalars(select(CaseMessage.text))).all()
+        [update] = (
+            await session.scalars(select(InboxUpdate).where(InboxUpdate.update_id == early[0]))
+        ).all()
+    assert list(rows).count("Olga here, checking") == 1
+    assert update.done_at is not None
 
 
 async def test_a_topic_agents_made_is_left_alone_unless_a_case_topic_is_being_made(
-    sqlite_url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+    group_box: Sandbox, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    box = await Sandbox.start(make_settings(sqlite_url, agent_chat_id=GROUP), clock)
+    box = group_box
     inbox = _inbox(box)
     agent = box.agent(AGENT_ID, "Olga")
-    tries: list[int] = []
-    real_feed = box.dp.feed_update
-
-    async def feed(bot: Any, update: Update, **kwargs: Any) -> Any:
-        tries.append(update.update_id)
-        return await real_feed(bot, update, **kwargs)
-
-    monkeypatch.setattr(box.dp, "feed_update", feed)
+    tries = Tries(box, monkeypatch)
     team = box.model.api_createForumTopic({"chat_id": GROUP, "name": "Team"}, {})
-    try:
-        await open_case(box, BUYER_ID)  # its topic is made and stored
-        async with box.db() as session:
-            svc = CaseService(CaseRepository(session), box.clock, box.settings)
-            [case] = (await session.scalars(select(Case))).all()
-            svc.topic_event(case, TOPIC_REQUESTED)  # asked again: no outcome stored yet
-            await session.commit()
-            assert await svc.topic_being_made()
+    await open_case(box, BUYER_ID)  # its topic is made and stored
+    async with box.db() as session:
+        svc = CaseService(CaseRepository(session), box.clock, box.settings)
+        [case] = (await session.scalars(select(Case))).all()
+        svc.topic_event(case, TOPIC_REQUESTED)  # asked again: no outcome stored yet
+        await session.commit()
+        assert await svc.topic_being_made()
 
-        # The request is older than the moment a topic takes to be stored: it was cut
-        # short, and the agents' own topic is theirs again.
-        clock.advance(timedelta(seconds=TOPIC_SETTLE_SECONDS + 1))
-        box.model.send_message(
-            agent.id, "lunch?", chat_id=GROUP, thread_id=team["message_thread_id"]
-        )
-        await inbox.accept(_updates(box))
-        await asyncio.wait_for(inbox.drain(), 10)
-        await box.process()
-        async with box.db() as session:
-            kept = (await session.scalars(select(CaseMessage.text))).all()
-    finally:
-        await box.stop()
-    assert len(tries) == 1  # handled at once, not tried again
+    # The request is older than the moment a topic takes to be stored: it was cut
+    # short, and the agents' own topic is theirs again.
+    clock.advance(timedelta(seconds=TOPIC_SETTLE_SECONDS + 1))
+    box.model.send_message(agent.id, "lunch?", chat_id=GROUP, thread_id=team["message_thread_id"])
+    await inbox.accept(_updates(box))
+    await asyncio.wait_for(inbox.drain(), 10)
+    await box.process()
+    async with box.db() as session:
+        kept = (await session.scalars(select(CaseMessage.text))).all()
+    assert len(tries.ids) == 1  # handled at once, not tried again
     assert "lunch?" not in kept  # not taken for the case's
     in_team = box.model.messages(GROUP, thread_id=team["message_thread_id"])
     assert [m.get("text") for m in in_team][1:] == ["lunch?"]  # and the bot said nothing there
