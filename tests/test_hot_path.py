@@ -17,6 +17,7 @@ import pytest
 from aiogram import Router
 from aiogram.utils.i18n import I18n
 from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
 from bot.clock import ManualClock
@@ -87,11 +88,17 @@ def test_statements_that_write_are_told_apart() -> None:
     assert not is_write("PRAGMA foreign_keys=ON")
 
 
-async def test_concurrent_writers_queue_instead_of_failing(sqlite_url: str) -> None:
+async def _counter(sqlite_url: str) -> AsyncEngine:
+    """An engine on a database with one counter row (id 1) at 0."""
     engine = create_engine(sqlite_url)
     async with engine.begin() as conn:
         await conn.execute(text("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER)"))
         await conn.execute(text("INSERT INTO counter VALUES (1, 0)"))
+    return engine
+
+
+async def test_concurrent_writers_queue_instead_of_failing(sqlite_url: str) -> None:
+    engine = await _counter(sqlite_url)
     sessions = create_session_factory(engine)
 
     async def one() -> None:
@@ -141,10 +148,7 @@ async def test_quick_statements_run_on_the_loop_and_waiting_ones_off_it(sqlite_u
 
 
 async def test_a_write_waiting_for_another_process_leaves_the_loop_free(sqlite_url: str) -> None:
-    engine = create_engine(sqlite_url)
-    async with engine.begin() as conn:
-        await conn.execute(text("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER)"))
-        await conn.execute(text("INSERT INTO counter VALUES (1, 0)"))
+    engine = await _counter(sqlite_url)
     sessions = create_session_factory(engine)
 
     async def write() -> None:
