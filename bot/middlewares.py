@@ -4,6 +4,7 @@ the person's account, and dialogs left too long started over."""
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -125,7 +126,8 @@ class CardGuardMiddleware(BaseMiddleware):
         self.i18n = i18n
         self.default_locale = default_locale
         self.clock = clock
-        self.recent: dict[tuple[int, int], _Recent] = {}
+        self.recent: OrderedDict[tuple[int, int], _Recent] = OrderedDict()
+        """Each person's last message, the longest-silent first."""
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         if not isinstance(event, Update):
@@ -182,9 +184,7 @@ class CardGuardMiddleware(BaseMiddleware):
         if user is None or message.chat.type != ChatType.PRIVATE:
             return masked, None
         now, key = self.clock.now(), (message.chat.id, user.id)
-        recent = self.recent.get(key)
-        self.recent = {k: r for k, r in self.recent.items() if now - r.at < self.SPLIT_WINDOW}
-        self.recent[key] = _Recent(now, message)
+        recent = self._remember(key, _Recent(now, message))
         if recent is None or now - recent.at >= self.SPLIT_WINDOW:
             return masked, None
         before_field, before = _body(recent.message)
@@ -199,6 +199,16 @@ class CardGuardMiddleware(BaseMiddleware):
         earlier = recent.message.model_copy(update={before_field: first, "edit_date": now})
         self.recent[key] = _Recent(now, masked)
         return masked, earlier
+
+    def _remember(self, key: tuple[int, int], last: _Recent) -> _Recent | None:
+        """Keep the person's last message; the one it replaces. Messages older than
+        SPLIT_WINDOW are let go from the front of the queue, so each message costs the
+        same however many people write."""
+        recent = self.recent.pop(key, None)
+        self.recent[key] = last
+        while last.at - next(iter(self.recent.values())).at >= self.SPLIT_WINDOW:
+            self.recent.popitem(last=False)
+        return recent
 
     @staticmethod
     async def _delete(bot: Bot, message: Message) -> None:

@@ -1,9 +1,11 @@
-"""Bounded memory: per-user locks, flood counts, pacing counters, lanes and the card
-cache are released when unused, so 100,000 distinct people add no more than a few MB."""
+"""Bounded memory: per-user locks, flood counts, pacing counters, lanes, the card
+cache and the card guard's last messages are released when unused, so 100,000
+distinct people add no more than a few MB."""
 
 from __future__ import annotations
 
 import tracemalloc
+from datetime import timedelta
 
 from aiogram.fsm.storage.base import StorageKey
 
@@ -13,6 +15,7 @@ from bot.desk import pacing
 from bot.desk.pacing import LocalBuckets
 from bot.emulator.sandbox import Sandbox
 from bot.flood import FloodGuard
+from bot.middlewares import CardGuardMiddleware, _Recent
 from storage.isolation import LocalEventIsolation
 from tests.conftest import make_settings
 from tests.desk import GROUP, open_case
@@ -28,6 +31,9 @@ async def test_100000_people_writing_once_leave_bounded_structures(
     assert isinstance(isolation, LocalEventIsolation)
     flood: FloodGuard = box.dp["flood"]
     handoff = box.dp["handoff"]
+    (card_guard,) = [
+        m for m in box.dp.update.outer_middleware if isinstance(m, CardGuardMiddleware)
+    ]
     # A few hundred through the whole dispatcher, with cases, as in production...
     for user in range(1, 201):
         box.model.add_user(user, f"U{user}")
@@ -41,6 +47,7 @@ async def test_100000_people_writing_once_leave_bounded_structures(
     now = [0.0]
     buckets = LocalBuckets(lambda: now[0])
     guard = FloodGuard(flood.limit, flood.window)
+    some_message = next(iter(card_guard.recent.values())).message
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     for user in range(PEOPLE):
@@ -50,6 +57,8 @@ async def test_100000_people_writing_once_leave_bounded_structures(
         guard.hit(user, now[0])
         await buckets.reserve(f"chat:{user}", 1.0)
         handoff._remember_card(user, "card")
+        at = clock.now() + timedelta(seconds=now[0])
+        card_guard._remember((user, user), _Recent(at, some_message))
     grown = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     sizes = {
@@ -57,11 +66,14 @@ async def test_100000_people_writing_once_leave_bounded_structures(
         "flood counts": guard.counted,
         "pacing counters": buckets.kept,
         "cards": len(handoff._cards),
+        "last messages": len(card_guard.recent),
     }
     print(f"{PEOPLE} people: {sizes}, memory grown by {grown / 1e6:.2f} MB")
     assert sizes["locks"] == 0
     assert sizes["flood counts"] <= 2 * pacing.PRUNE_AT
     assert sizes["pacing counters"] <= 2 * pacing.PRUNE_AT
     assert sizes["cards"] == handoff_module.CARD_CACHE
+    # A minute's worth (SPLIT_WINDOW) at a hundred people a second.
+    assert sizes["last messages"] == 6000
     assert grown < 5_000_000
     await box.stop()
