@@ -183,7 +183,7 @@ def create_dispatcher(
     dp.update.outer_middleware(CardGuardMiddleware(sessions, i18n, settings.default_locale, clock))
     # Before aiogram's FSM middleware, so the dialog state is read in the update's session.
     dp.update.outer_middleware.unregister(dp.fsm)
-    dp.update.outer_middleware(UnitOfWorkMiddleware(sessions, settings, clock, handoff))
+    dp.update.outer_middleware(UnitOfWorkMiddleware(sessions, settings, clock, dp.fsm, handoff))
     dp.update.outer_middleware(dp.fsm)
     LocaleMiddleware(i18n).setup(dp)
     dp["flood"] = flood = FloodGuard.from_settings(settings)

@@ -14,6 +14,7 @@ from aiogram import BaseMiddleware, Bot
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.types import Chat, Message, MessageEntity, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -26,6 +27,7 @@ from bot.domain.card_guard import Scan, scan, scan_split
 from bot.i18n import pick_locale
 from bot.services import Services
 from storage import fsm
+from storage.models import User as Account
 from storage.repositories.inbox import InboxRepository
 from storage.repositories.orders import OrderRepository
 from storage.repositories.users import UserRepository
@@ -53,11 +55,14 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         sessions: async_sessionmaker[AsyncSession],
         settings: Settings,
         clock: Clock,
+        dialogs: FSMContextMiddleware,
         handoff: Handoff | None = None,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
         self.clock = clock
+        self.dialogs = dialogs
+        """aiogram's FSM middleware, next in line: which dialog key the update has."""
         self.handoff = handoff
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
@@ -75,9 +80,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                     and not user.is_bot
                     and (chat is None or chat.type == "private")
                 ):
-                    account = await svc.users.touch(
-                        user.id, user.first_name, user.language_code, self.clock.now()
-                    )
+                    account = await self._visit(svc, user, data)
                 data["account"] = account
                 data["saved_locale"] = account.locale if account is not None else None
                 result = await handler(event, data)
@@ -87,6 +90,23 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 await session.commit()
                 svc.committed()
                 return result
+
+    async def _visit(self, svc: Services, user: User, data: dict[str, Any]) -> Account:
+        """The person's account, touched; the dialog's row and whether they have a case
+        come with it, so the update's later reads of them cost no query."""
+        context = self.dialogs.resolve_event_context(data["bot"], data)
+        rows = self.dialogs.storage
+        dialog_key = ""
+        if context is not None and isinstance(rows, fsm.SqlStorage):
+            dialog_key = rows.row_key(context.key)
+        visit = await svc.users.touch(
+            user.id, user.first_name, user.language_code, self.clock.now(), dialog_key
+        )
+        if dialog_key and visit.dialog_read:
+            fsm.remember(svc.session, dialog_key, visit.dialog)
+        if not visit.has_cases:
+            svc.cases.has_none(user.id)
+        return visit.account
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from aiogram.dispatcher.middlewares.user_context import EVENT_CONTEXT_KEY, EventContext
 from aiogram.types import Chat, TelegramObject, Update, User
 
 from bot.domain.cases import CaseType, Entry, Opened
@@ -64,13 +65,15 @@ async def open_case(
         )
 
     buyer = User(id=buyer_id, is_bot=False, first_name="Anna", language_code=locale)
+    chat = Chat(id=buyer_id, type="private", first_name="Anna")
     opened: Opened = await unit_of_work(box)(
         dialog,
         Update(update_id=0),
         {
             "bot": box.bot,
             "event_from_user": buyer,
-            "event_chat": Chat(id=buyer_id, type="private", first_name="Anna"),
+            "event_chat": chat,
+            EVENT_CONTEXT_KEY: EventContext(chat=chat, user=buyer),
         },
     )
     await box.process()

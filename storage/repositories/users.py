@@ -1,16 +1,35 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import User
+from storage.models import Case, FsmRecord, User
 
 LAST_SEEN_STEP = timedelta(hours=1)
-_USER = select(User).where(User.id == bindparam("id"))
-"""Built once (its cache key with it): `session.get` builds its SELECT on every call,
-and `touch` runs with every update."""
+_VISIT = (
+    select(User, FsmRecord, exists().where(Case.buyer_id == User.id))
+    .outerjoin(FsmRecord, FsmRecord.key == bindparam("dialog"))
+    .where(User.id == bindparam("id"))
+)
+"""Built once (its cache key with it); the account, the dialog's row and whether the
+person has a case, in the one statement every update of a person runs."""
+
+
+@dataclass
+class Visit:
+    """What an update of a person starts from."""
+
+    account: User
+    has_cases: bool
+    """Whether any case names the person as its buyer (a new person has none: a case's
+    buyer is a person's row)."""
+    dialog: FsmRecord | None
+    """The row of the dialog key asked for, None when there is none."""
+    dialog_read: bool
+    """Whether `dialog` was read: not for a new person."""
 
 
 class UserRepository:
@@ -21,11 +40,18 @@ class UserRepository:
         return await self.session.get(User, user_id)
 
     async def touch(
-        self, user_id: int, first_name: str, language_code: str | None, now: datetime
-    ) -> User:
-        """The person's row, created on first contact; last_seen kept to the hour."""
-        user = (await self.session.execute(_USER, {"id": user_id})).scalar_one_or_none()
-        if user is None:
+        self,
+        user_id: int,
+        first_name: str,
+        language_code: str | None,
+        now: datetime,
+        dialog_key: str = "",
+    ) -> Visit:
+        """The person's row, created on first contact; last_seen kept to the hour. With
+        it, in the same statement, the row of `dialog_key` (aiogram's FSM key, as the SQL
+        storage spells it) and whether the person has any case."""
+        found = (await self.session.execute(_VISIT, {"id": user_id, "dialog": dialog_key})).first()
+        if found is None:
             user = User(
                 id=user_id,
                 first_name=first_name,
@@ -34,12 +60,13 @@ class UserRepository:
                 last_seen=now,
             )
             self.session.add(user)
-        else:
-            # Written only when something changed, so a plain message costs no write.
-            if user.first_name != first_name:
-                user.first_name = first_name
-            if user.language_code != language_code:
-                user.language_code = language_code
-            if now - user.last_seen >= LAST_SEEN_STEP:
-                user.last_seen = now
-        return user
+            return Visit(user, has_cases=False, dialog=None, dialog_read=False)
+        user, dialog, has_cases = found
+        # Written only when something changed, so a plain message costs no write.
+        if user.first_name != first_name:
+            user.first_name = first_name
+        if user.language_code != language_code:
+            user.language_code = language_code
+        if now - user.last_seen >= LAST_SEEN_STEP:
+            user.last_seen = now
+        return Visit(user, bool(has_cases), dialog, dialog_read=True)
