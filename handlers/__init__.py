@@ -55,15 +55,7 @@ def create_routers() -> list[Router]:
         free_text.create_router(),
         # A clear "talk to a person" typed inside a dialog; other text stays the dialog's.
         typed.create_anywhere_router(),
-        person.create_router(),
-        my_orders.create_router(),
-        payment.create_router(),
-        seller.create_router(),
-        order_picker.create_router(),
-        cancel_order.create_router(),
-        refund.create_router(),
-        defect.create_router(),
-        my_cases.create_router(),
+        _dialogs(),
         # Typed requests outside dialogs; what it leaves goes to the relay or the fallback.
         typed.create_router(),
         relay.create_router(),
@@ -76,20 +68,43 @@ def create_routers() -> list[Router]:
     return routers
 
 
-def gate_dialogs(router: Router) -> None:
-    """A sub-router whose every message handler waits for a dialog state gets one
-    router-level check of those states, so a message in none of them passes the whole
-    router at once. aiogram otherwise tries each handler's filters in turn: a plain
-    message outside any dialog went through some thirty of them."""
+def _dialogs() -> Router:
+    """The guided dialogs, in one router: a message outside all of them (most plain
+    text) passes them with one check of the state (`gate_dialogs`)."""
+    dialogs = Router(name="dialogs")
+    dialogs.include_routers(
+        person.create_router(),
+        my_orders.create_router(),
+        payment.create_router(),
+        seller.create_router(),
+        order_picker.create_router(),
+        cancel_order.create_router(),
+        refund.create_router(),
+        defect.create_router(),
+        my_cases.create_router(),
+    )
+    return dialogs
+
+
+def gate_dialogs(router: Router) -> frozenset[str] | None:
+    """A router whose every message handler, its sub-routers' included, waits for a
+    dialog state gets one router-level check of those states, so a message in none of
+    them passes the whole router at once. aiogram otherwise tries each handler's
+    filters in turn: a plain message outside any dialog went through some thirty of
+    them. The states the router's messages need (none: it takes no message); None
+    when some handler takes a message in any state."""
+    states = _awaited_states(router)
     for sub_router in router.sub_routers:
-        states = _awaited_states(sub_router)
-        if states:
-            sub_router.message.filter(_in_states(states))
+        inner = gate_dialogs(sub_router)
+        states = None if states is None or inner is None else states | inner
+    if states:
+        router.message.filter(_in_states(states))
+    return states
 
 
 def _awaited_states(router: Router) -> frozenset[str] | None:
-    """The states the router's message handlers wait for; None if any handler does not
-    begin with a state filter (or has none)."""
+    """The states the router's own message handlers wait for; None if any handler does
+    not begin with a state filter (or has none)."""
     found: set[str] = set()
     for handler in router.message.handlers:
         first = handler.filters[0].callback if handler.filters else None
@@ -102,7 +117,7 @@ def _awaited_states(router: Router) -> frozenset[str] | None:
             found.update(str(name) for name in named)
         else:
             return None
-    return frozenset(found) or None
+    return frozenset(found)
 
 
 def _in_states(states: frozenset[str]) -> Callable[..., bool]:

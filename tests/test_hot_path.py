@@ -47,10 +47,13 @@ def test_every_filter_runs_on_the_event_loop() -> None:
     assert all(checks)
 
 
-def test_dialog_routers_are_passed_over_at_once_outside_their_states() -> None:
+async def test_dialog_routers_are_passed_over_at_once_outside_their_states() -> None:
     buyers = create_routers()[0]
-    gated = {r.name for r in buyers.sub_routers if r.message._handler.filters}
-    assert gated == {
+    gated = {r.name: r for r in buyers.sub_routers if r.message._handler.filters}
+    assert list(gated) == ["dialogs"]
+    dialogs = gated["dialogs"]
+    inner = {r.name for r in dialogs.sub_routers if r.message._handler.filters}
+    assert inner == {
         f"handlers.{name}"
         for name in (
             "person",
@@ -63,6 +66,10 @@ def test_dialog_routers_are_passed_over_at_once_outside_their_states() -> None:
             "my_cases",
         )
     }
+    (gate,) = dialogs.message._handler.filters
+    assert not await gate.callback(None, raw_state=None)
+    assert await gate.callback(None, raw_state=payment.PaymentDialog.describe.state)
+    assert await gate.callback(None, raw_state="RatingDialog:comment")
 
 
 def test_fixed_keyboards_are_built_once_per_language(settings: Settings) -> None:
