@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select
+from sqlalchemy import and_, bindparam, exists, func, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -15,6 +15,7 @@ OPEN_STATUSES = ("waiting", "in_progress", "waiting_buyer")
 # parameters: SQLAlchemy then finds their compiled form without rebuilding the
 # statement and its cache key on each call (about 50 µs a query).
 _FOR_BUYER = select(Case).where(Case.buyer_id == bindparam("buyer_id")).order_by(Case.id.desc())
+_BY_ID = select(Case).where(Case.id == bindparam("id"))
 _BY_TOPIC = (
     select(Case)
     .where(Case.agent_chat_id == bindparam("chat_id"), Case.topic_id == bindparam("topic_id"))
@@ -41,7 +42,12 @@ class CaseRepository:
         return case
 
     async def get(self, case_id: int) -> Case | None:
-        return await self.session.get(Case, case_id)
+        """As `session.get`: the session's own copy when it holds one, whole; otherwise
+        one query (`session.get` builds its SELECT anew on every call)."""
+        known = self.session.identity_map.get(self.session.identity_key(Case, case_id))
+        if isinstance(known, Case) and not inspect(known).expired_attributes:
+            return known
+        return (await self.session.scalars(_BY_ID, {"id": case_id})).first()
 
     async def find_open(self, buyer_id: int, type_: str, order_id: str | None) -> Case | None:
         query = select(Case).where(
