@@ -5,6 +5,7 @@ SQLite calls on the event loop and waiting ones off it."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
 import time
@@ -14,17 +15,22 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiogram import Router
+from aiogram import Bot, Router
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.methods import SendMessage
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
+from aiohttp import FormData
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
+from bot.app import BotSession
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.emulator.sandbox import Sandbox
 from bot.i18n import create_i18n
-from bot.ui.keyboards import main_menu
+from bot.ui.keyboards import main_menu, person_button
 from handlers import create_routers, payment
 from storage.db import OFFLOAD, create_engine, create_session_factory, is_write
 from tests.conftest import make_settings
@@ -84,6 +90,40 @@ def test_fixed_keyboards_are_built_once_per_language(settings: Settings) -> None
             russian = main_menu()
     assert english.inline_keyboard[0][0].text == "❌ Cancel an order"
     assert russian.inline_keyboard[0][0].text == "❌ Отменить заказ"
+
+
+def _fields(form: FormData) -> dict[str, Any]:
+    return {options["name"]: value for options, _headers, value in form._fields}
+
+
+def test_a_fixed_keyboard_is_prepared_for_requests_once(settings: Settings) -> None:
+    bot = Bot("42:" + "x" * 35)
+    ours, aiograms = BotSession(), AiohttpSession()
+    walked: list[Any] = []
+    prepare = ours.prepare_value
+
+    def counting(value: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(value, dict) and "inline_keyboard" in value:
+            walked.append(value)
+        return prepare(value, *args, **kwargs)
+
+    ours.prepare_value = counting  # type: ignore[method-assign]
+    i18n: I18n = create_i18n(settings.default_locale)
+    with i18n.context():
+        for locale in ("en", "ru", "en", "ru"):
+            with i18n.use_locale(locale):
+                menu = SendMessage(chat_id=7, text="Hello", reply_markup=main_menu())
+                built = InlineKeyboardMarkup(inline_keyboard=[[person_button()]])
+                fresh = SendMessage(chat_id=7, text="Hi", reply_markup=built)
+                # Field for field what aiogram itself sends, whichever way it was built.
+                for method in (menu, fresh):
+                    assert _fields(ours.build_form_data(bot, method)) == _fields(
+                        aiograms.build_form_data(bot, method)
+                    )
+    sent = json.loads(_fields(ours.build_form_data(bot, menu))["reply_markup"])  # ru, last
+    assert sent["inline_keyboard"][0][0]["text"] == "❌ Отменить заказ"
+    # The fixed menu was walked once per language; the keyboard built per message, each time.
+    assert len(walked) == 2 + 4
 
 
 def test_statements_that_write_are_told_apart() -> None:

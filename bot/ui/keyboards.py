@@ -20,6 +20,15 @@ from bot.ui.callbacks import Lang, LangCb, MenuAction, MenuCb
 
 P = ParamSpec("P")
 
+_FIXED: set[int] = set()
+"""The ids of the keyboards `per_locale` built: they live as long as the process."""
+
+
+def is_fixed(markup: object) -> bool:
+    """Whether the markup is one of the fixed keyboards, which never change (so what
+    it becomes in a request can be kept, `bot.app.BotSession`)."""
+    return id(markup) in _FIXED
+
 
 def per_locale(build: Callable[P, InlineKeyboardMarkup]) -> Callable[P, InlineKeyboardMarkup]:
     """Build a fixed keyboard once for each language (and each set of arguments, which
@@ -36,6 +45,7 @@ def per_locale(build: Callable[P, InlineKeyboardMarkup]) -> Callable[P, InlineKe
         markup = built.get(key)
         if markup is None:
             markup = built[key] = build(*args, **kwargs)
+            _FIXED.add(id(markup))
         return markup
 
     return cached
