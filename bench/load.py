@@ -49,6 +49,7 @@ import os
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -441,9 +442,14 @@ class Load:
         await self.quiet(spell=1.0)
 
 
-def print_table(results: list[Result], subjects: dict[str, Subject]) -> None:
+def _echo_floor(results: list[Result]) -> float:
+    """The echo bot's CPU per plain message in these results, the `x echo` divisor."""
     echo_text = next((r for r in results if r.bot == "echo" and r.scenario == "text"), None)
-    floor = echo_text.cpu_ms if echo_text else float("nan")
+    return echo_text.cpu_ms if echo_text else float("nan")
+
+
+def print_table(results: list[Result], subjects: dict[str, Subject]) -> None:
+    floor = _echo_floor(results)
     header = (
         f"{'bot':<6} {'scenario':<10} {'updates':>7} {'upd/s':>7} {'p50 ms':>7} {'p95 ms':>7} "
         f"{'p99 ms':>7} {'CPU ms/upd':>10} {'x echo':>6} {'peak MB':>7} {'t/o':>4} {'errors':>6} "
@@ -476,6 +482,53 @@ async def main(args: argparse.Namespace) -> int:
     unknown = set(scenarios) - set(SCENARIOS)
     if unknown:
         raise SystemExit(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    rounds = []
+    for number in range(1, args.rounds + 1):
+        if args.rounds > 1:
+            print(f"round {number} of {args.rounds}", file=sys.stderr)
+        rounds.append(await measure(args, scenarios))
+    database = "PostgreSQL" if args.database_url else "SQLite"
+    mode = (
+        f"{database} + Redis, {args.workers} webhook worker(s)"
+        if args.workers
+        else f"{database}, polling"
+    )
+    print(f"\n{args.buyers} buyers x {args.messages} updates each, closed loop, {mode}\n")
+    for number, (results, subjects) in enumerate(rounds, 1):
+        if args.rounds > 1:
+            print(f"round {number}:")
+        print_table(results, subjects)
+    if args.rounds > 1:
+        print_medians([results for results, _subjects in rounds])
+    return 0
+
+
+def print_medians(rounds: list[list[Result]]) -> None:
+    """The median over the rounds of each figure; `x echo` is the median of each round's
+    own multiple (the echo bot measured minutes apart from the bot, on a machine whose
+    speed drifts), not a ratio of medians."""
+    print(f"\nmedian of {len(rounds)} rounds:")
+    columns = ("upd/s", "p99 ms", "CPU ms/upd", "x echo")
+    print(f"{'bot':<6} {'scenario':<10} " + " ".join(f"{c:>10}" for c in columns))
+    keys = dict.fromkeys((r.bot, r.scenario) for results in rounds for r in results)
+    for bot, scenario in keys:
+        found = [
+            (r, _echo_floor(results))
+            for results in rounds
+            for r in results
+            if (r.bot, r.scenario) == (bot, scenario)
+        ]
+        rate = statistics.median(r.rate for r, _floor in found)
+        p99 = statistics.median(r.pct(0.99) for r, _floor in found)
+        cpu = statistics.median(r.cpu_ms for r, _floor in found)
+        times = statistics.median(r.cpu_ms / floor for r, floor in found)
+        print(f"{bot:<6} {scenario:<10} {rate:>10.0f} {p99:>10.0f} {cpu:>10.2f} {times:>10.1f}")
+
+
+async def measure(
+    args: argparse.Namespace, scenarios: list[str]
+) -> tuple[list[Result], dict[str, Subject]]:
+    """One round: a fresh emulator and database, the echo bot's scenarios, then ours."""
     model = BenchModel(TOKEN)
     model.add_group(AGENT_CHAT, "Support agents")
     server = EmulatorServer(model)
@@ -574,19 +627,11 @@ async def main(args: argparse.Namespace) -> int:
             await server.stop()
             if args.database_url:
                 await drop_database(args.database_url, database_url)
-        database = "PostgreSQL" if args.database_url else "SQLite"
-        mode = (
-            f"{database} + Redis, {args.workers} webhook worker(s)"
-            if args.workers
-            else f"{database}, polling"
-        )
-        print(f"\n{args.buyers} buyers x {args.messages} updates each, closed loop, {mode}\n")
-        print_table(results, subjects)
         if args.keep_logs:
             for subject in subjects.values():
                 target = Path(args.keep_logs) / subject.log_path.name
                 target.write_text(subject.log())
-    return 0
+    return results, subjects
 
 
 def start_profiler(
@@ -655,6 +700,12 @@ def parse_args() -> argparse.Namespace:
         "--redis-url", default=None, help="Redis for --workers; the benchmark empties it first"
     )
     parser.add_argument("--no-echo", action="store_true", help="skip the echo bot")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat the whole run (fresh bots and database each time) and add the medians",
+    )
     parser.add_argument("--profile", default=None, help="folder for py-spy stacks per scenario")
     parser.add_argument("--keep-logs", default=None, help="folder to copy the bots' logs to")
     parser.add_argument(
