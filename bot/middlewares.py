@@ -63,6 +63,9 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         self.clock = clock
         self.dialogs = dialogs
         """aiogram's FSM middleware, next in line: which dialog key the update has."""
+        storage = dialogs.storage
+        self.dialog_rows = storage if isinstance(storage, fsm.SqlStorage) else None
+        """The SQL dialog storage, whose row comes with the account; None with Redis."""
         self.handoff = handoff
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
@@ -94,11 +97,11 @@ class UnitOfWorkMiddleware(BaseMiddleware):
     async def _visit(self, svc: Services, user: User, data: dict[str, Any]) -> Account:
         """The person's account, touched; the dialog's row and whether they have a case
         come with it, so the update's later reads of them cost no query."""
-        context = self.dialogs.resolve_event_context(data["bot"], data)
-        rows = self.dialogs.storage
         dialog_key = ""
-        if context is not None and isinstance(rows, fsm.SqlStorage):
-            dialog_key = rows.row_key(context.key)
+        if self.dialog_rows is not None:
+            context = self.dialogs.resolve_event_context(data["bot"], data)
+            if context is not None:
+                dialog_key = self.dialog_rows.row_key(context.key)
         visit = await svc.users.touch(
             user.id, user.first_name, user.language_code, self.clock.now(), dialog_key
         )
