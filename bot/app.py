@@ -6,7 +6,9 @@ import asyncio
 import gc
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from functools import partial
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 from aiogram import Bot, Dispatcher
@@ -29,6 +31,7 @@ from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, ChatMember
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiohttp import FormData
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock
@@ -134,9 +137,23 @@ class BotSession(AiohttpSession):
     def check_response(
         self, bot: Bot, method: TelegramMethod[TelegramType], status_code: int, content: str
     ) -> Response[TelegramType]:
+        """aiogram's reading of the answer, except that a message sent with a fixed
+        keyboard gets that keyboard object back instead of a copy read from the answer:
+        Telegram returns the markup it was sent, and reading the menu's button by
+        button took 0.1 ms of the answer's 0.13."""
         returning = method.__returning__
-        if returning not in self._responses:
-            self._responses[returning] = Response[returning]  # type: ignore[valid-type]
+        response: type[Response[TelegramType]] | None = self._responses.get(returning)
+        if response is None:
+            response = self._responses[returning] = Response[returning]  # type: ignore[valid-type]
+        markup = getattr(method, "reply_markup", None)
+        if status_code == HTTPStatus.OK and markup is not None and is_fixed(markup):
+            answer = self.json_loads(content)
+            ok = isinstance(answer, dict) and answer.get("ok") is True
+            result = answer.get("result") if ok else None
+            if isinstance(result, dict) and result.get("reply_markup") is not None:
+                result["reply_markup"] = markup  # a model already: pydantic keeps it as it is
+                with suppress(ValidationError):  # aiogram's own reading says what is wrong
+                    return response.model_validate(answer, context={"bot": bot})
         return super().check_response(bot, method, status_code, content)
 
 
