@@ -84,6 +84,8 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                     and (chat is None or chat.type == "private")
                 ):
                     account = await self._visit(svc, user, data)
+                elif self.dialog_rows is not None:
+                    self._no_dialog(session, self.dialog_rows, data)
                 data["account"] = account
                 data["saved_locale"] = account.locale if account is not None else None
                 result = await handler(event, data)
@@ -110,6 +112,13 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         if not visit.has_cases:
             svc.cases.has_none(user.id)
         return visit.account
+
+    def _no_dialog(self, session: AsyncSession, rows: fsm.SqlStorage, data: dict[str, Any]) -> None:
+        """Dialogs live in private chats only (the agents' router keeps no state): an
+        agent writing in a group has no dialog row, known without a query."""
+        context = self.dialogs.resolve_event_context(data["bot"], data)
+        if context is not None:
+            fsm.remember(session, rows.row_key(context.key), None)
 
 
 @dataclass(frozen=True)

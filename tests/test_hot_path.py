@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from aiogram import Bot, Router
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.exceptions import TelegramForbiddenError
+from aiogram.filters import StateFilter
 from aiogram.methods import SendMessage
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
@@ -78,6 +80,21 @@ async def test_dialog_routers_are_passed_over_at_once_outside_their_states() -> 
     assert await gate.callback(None, raw_state="RatingDialog:comment")
 
 
+def test_no_dialog_lives_in_the_agents_group() -> None:
+    """The unit of work knows an agent has no dialog row without a query; that holds
+    while no handler of the agents' router reads or sets a dialog state."""
+    routers, handlers = [create_routers()[1]], []
+    while routers:
+        router = routers.pop()
+        routers += router.sub_routers
+        handlers += [h for o in router.observers.values() for h in (o._handler, *o.handlers)]
+    assert len(handlers) > 10
+    for handler in handlers:
+        assert "state" not in handler.params
+        assert "raw_state" not in handler.params
+        assert not any(isinstance(f.callback, StateFilter) for f in handler.filters or ())
+
+
 def test_fixed_keyboards_are_built_once_per_language(settings: Settings) -> None:
     i18n: I18n = create_i18n(settings.default_locale)
     with i18n.context():
@@ -124,6 +141,50 @@ def test_a_fixed_keyboard_is_prepared_for_requests_once(settings: Settings) -> N
     assert sent["inline_keyboard"][0][0]["text"] == "❌ Отменить заказ"
     # The fixed menu was walked once per language; the keyboard built per message, each time.
     assert len(walked) == 2 + 4
+
+
+def _answer(method: SendMessage) -> str:
+    """Telegram's answer to a sendMessage: the message, with the markup it was sent."""
+    markup = method.reply_markup
+    assert isinstance(markup, InlineKeyboardMarkup)
+    message = {
+        "message_id": 11,
+        "from": {"id": 42, "is_bot": True, "first_name": "Support"},
+        "chat": {"id": 7, "type": "private", "first_name": "Anna"},
+        "date": 1764000000,
+        "text": method.text,
+        "reply_markup": markup.model_dump(mode="json", exclude_none=True),
+    }
+    return json.dumps({"ok": True, "result": message})
+
+
+def test_the_answer_to_a_fixed_keyboard_is_not_read_button_by_button(
+    settings: Settings,
+) -> None:
+    bot = Bot("42:" + "x" * 35)
+    ours, aiograms = BotSession(), AiohttpSession()
+    i18n: I18n = create_i18n(settings.default_locale)
+    with i18n.context(), i18n.use_locale("ru"):
+        menu = SendMessage(chat_id=7, text="Здравствуйте", reply_markup=main_menu())
+        built = InlineKeyboardMarkup(inline_keyboard=[[person_button()]])
+        fresh = SendMessage(chat_id=7, text="Hi", reply_markup=built)
+    for method in (menu, fresh):
+        read = ours.check_response(bot, method, 200, _answer(method))
+        # The same message as aiogram reads, keyboard and all.
+        theirs = aiograms.check_response(bot, method, 200, _answer(method))
+        assert read.model_dump() == theirs.model_dump()
+        assert read.result.reply_markup.model_dump() == method.reply_markup.model_dump()
+    # The fixed menu is the very object sent; a keyboard built per message is read.
+    assert (
+        ours.check_response(bot, menu, 200, _answer(menu)).result.reply_markup is menu.reply_markup
+    )
+    assert ours.check_response(bot, fresh, 200, _answer(fresh)).result.reply_markup is not built
+    # A refusal is read as aiogram reads it.
+    refusal = (
+        '{"ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}'
+    )
+    with pytest.raises(TelegramForbiddenError, match="blocked"):
+        ours.check_response(bot, menu, 403, refusal)
 
 
 def test_statements_that_write_are_told_apart() -> None:
@@ -343,6 +404,7 @@ async def test_relayed_messages_cost_few_statements(desk: tuple[Sandbox, Meter])
     # committed before the call, "sent" after it (the outbox's crash safety).
     assert relay_in.counts == (9, 2, 3, 3), relay_in
     # The buyer wrote in between: the card's status changes, so it is built again.
-    assert relay_out.counts == (16, 3, 4, 4), relay_out
+    # The agent's dialog row is not read: there are none in the group.
+    assert relay_out.counts == (15, 3, 4, 4), relay_out
     # Nothing on the card changed: the topic side is left alone.
-    assert again_out.counts == (9, 2, 3, 3), again_out
+    assert again_out.counts == (8, 2, 3, 3), again_out
