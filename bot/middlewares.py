@@ -97,8 +97,8 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 return result
 
     async def _visit(self, svc: Services, user: User, data: dict[str, Any]) -> Account:
-        """The person's account, touched; the dialog's row and whether they have a case
-        come with it, so the update's later reads of them cost no query."""
+        """The person's account, touched; the dialog's row and their cases come with
+        it, so the update's later reads of them cost no query."""
         dialog_key = ""
         if self.dialog_rows is not None:
             context = self.dialogs.resolve_event_context(data["bot"], data)
@@ -109,8 +109,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         )
         if dialog_key and visit.dialog_read:
             fsm.remember(svc.session, dialog_key, visit.dialog)
-        if not visit.has_cases:
-            svc.cases.has_none(user.id)
+        svc.cases.known(user.id, visit.cases)
         return visit.account
 
     def _no_dialog(self, session: AsyncSession, rows: fsm.SqlStorage, data: dict[str, Any]) -> None:

@@ -340,9 +340,10 @@ class CaseService:
             self._of_buyer[buyer_id] = list(await self.repo.for_buyer(buyer_id))
         return [case for case in self._of_buyer[buyer_id] if case.buyer_id == buyer_id]
 
-    def has_none(self, buyer_id: int) -> None:
-        """The buyer has no case (read with their account): `for_buyer` needs no query."""
-        self._of_buyer.setdefault(buyer_id, [])
+    def known(self, buyer_id: int, cases: list[Case]) -> None:
+        """The buyer's cases, newest first, read with their account: `for_buyer` needs no
+        query."""
+        self._of_buyer.setdefault(buyer_id, cases)
 
     async def open_for_buyer(self, buyer_id: int) -> list[Case]:
         """The buyer's open cases, the one they wrote to last first."""
