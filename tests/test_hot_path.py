@@ -18,9 +18,9 @@ import pytest
 from aiogram import Bot, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.exceptions import TelegramForbiddenError
-from aiogram.filters import StateFilter
+from aiogram.filters import Command, CommandStart, StateFilter
 from aiogram.methods import SendMessage
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiohttp import FormData
 from sqlalchemy import event, text
@@ -33,7 +33,7 @@ from bot.config import Settings
 from bot.emulator.sandbox import Sandbox
 from bot.i18n import create_i18n
 from bot.ui.keyboards import main_menu, person_button
-from handlers import create_routers, payment
+from handlers import create_routers, payment, written_as_command
 from storage.db import OFFLOAD, create_engine, create_session_factory, is_write
 from tests.conftest import make_settings
 from tests.desk import AGENT_ID, BUYER_ID, GROUP
@@ -58,7 +58,7 @@ def test_every_filter_runs_on_the_event_loop() -> None:
 async def test_dialog_routers_are_passed_over_at_once_outside_their_states() -> None:
     buyers = create_routers()[0]
     gated = {r.name: r for r in buyers.sub_routers if r.message._handler.filters}
-    assert list(gated) == ["dialogs"]
+    assert list(gated) == ["slash commands", "dialogs"]
     dialogs = gated["dialogs"]
     inner = {r.name for r in dialogs.sub_routers if r.message._handler.filters}
     assert inner == {
@@ -78,6 +78,54 @@ async def test_dialog_routers_are_passed_over_at_once_outside_their_states() -> 
     assert not await gate.callback(None, raw_state=None)
     assert await gate.callback(None, raw_state=payment.PaymentDialog.describe.state)
     assert await gate.callback(None, raw_state="RatingDialog:comment")
+
+
+@pytest.mark.parametrize(
+    ("text", "caption"),
+    [
+        ("/start", None),
+        ("  /help", None),
+        ("\n/language@SupportBot ru", None),
+        ("/forget_me", None),
+        ("/start order-123", None),
+        (None, "/cancel"),
+        ("hello", None),
+        ("hello /start", None),
+        ("", None),
+        (None, None),
+        (None, "a photo"),
+        ("   ", None),
+    ],
+)
+async def test_the_commands_gate_lets_through_what_a_command_filter_takes(
+    text: str | None, caption: str | None
+) -> None:
+    """The slash commands' router checks one character; no command that aiogram's own
+    filters would take may be kept out."""
+    bot = Bot("42:" + "x" * 35)
+    message = Message.model_validate(
+        {
+            "message_id": 1,
+            "date": 1764000000,
+            "chat": {"id": 7, "type": "private"},
+            "from": {"id": 7, "is_bot": False, "first_name": "Anna"},
+            "text": text,
+            "caption": caption,
+        }
+    )
+    names = ("help", "cancel", "language", "forget_me")
+    commands = [Command(*names, ignore_mention=True), CommandStart(ignore_mention=True)]
+    taken = [bool(await command(message, bot)) for command in commands]
+    assert written_as_command(message) == (text or caption or "").lstrip().startswith("/")
+    if any(taken):
+        assert written_as_command(message)
+
+
+async def test_a_command_after_spaces_is_still_a_command(desk: tuple[Sandbox, Meter]) -> None:
+    box, _meter = desk
+    buyer = box.person(BUYER_ID, "Anna", language_code="ru")
+    (answer,) = await buyer.send("  /forget_me")
+    assert answer["text"].startswith("Я удалю всё, что храню о вас")
 
 
 def test_no_dialog_lives_in_the_agents_group() -> None:
