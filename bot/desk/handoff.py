@@ -485,13 +485,16 @@ class Handoff:
 
     async def _sync_topic(self, bot: Bot, case_id: int) -> None:
         async with self._unit() as (session, cases):
-            case = await cases.get(case_id)
+            case, unsent = await cases.repo.with_unsent(case_id, Sender.buyer)
             if case is None or (case.erased_at is not None and case.topic_id is None):
                 return  # erased before it reached the agents: no topic to make
             had_card = case.card_message_id is not None
+            ready = case.topic_id is not None and had_card and case.history_posted
             if not await self._ensure_topic(bot, session, case):
                 return
-            pending = _interrupted(await cases.repo.pending(case.id, Sender.buyer))
+            if not ready:  # that took calls to Telegram: what was written meanwhile goes too
+                unsent = await cases.repo.pending(case.id, Sender.buyer)
+            pending = _interrupted(unsent)
             if any(row.media_group_id for row in pending):
                 await self.lanes.sleep(ALBUM_WAIT)  # parts arriving meanwhile join the album
                 pending = _interrupted(await cases.repo.pending(case.id, Sender.buyer))
@@ -849,11 +852,11 @@ class Handoff:
 
     async def _sync_buyer(self, bot: Bot, case_id: int) -> None:
         async with self._unit() as (session, cases):
-            case = await cases.get(case_id)
+            case, unsent = await cases.repo.with_unsent(case_id, Sender.agent)
             if case is None or case.buyer_id is None:
                 return  # erased: nobody to relay to
             answered_before = case.first_response_at
-            pending = _interrupted(await cases.repo.pending(case.id, Sender.agent))
+            pending = _interrupted(unsent)
             if any(row.media_group_id for row in pending):
                 await self.lanes.sleep(ALBUM_WAIT)  # parts arriving meanwhile join the album
                 pending = _interrupted(await cases.repo.pending(case.id, Sender.agent))

@@ -21,13 +21,18 @@ _BY_TOPIC = (
     .where(Case.agent_chat_id == bindparam("chat_id"), Case.topic_id == bindparam("topic_id"))
     .limit(1)
 )
+_UNSENT = and_(
+    CaseMessage.delivery.in_(("pending", "sending")), CaseMessage.sender == bindparam("sender")
+)
 _PENDING = (
     select(CaseMessage)
-    .where(
-        CaseMessage.case_id == bindparam("case_id"),
-        CaseMessage.delivery.in_(("pending", "sending")),
-        CaseMessage.sender == bindparam("sender"),
-    )
+    .where(CaseMessage.case_id == bindparam("case_id"), _UNSENT)
+    .order_by(CaseMessage.id)
+)
+_WITH_PENDING = (
+    select(Case, CaseMessage)
+    .outerjoin(CaseMessage, and_(CaseMessage.case_id == Case.id, _UNSENT))
+    .where(Case.id == bindparam("case_id"))
     .order_by(CaseMessage.id)
 )
 
@@ -82,6 +87,18 @@ class CaseRepository:
         "sending" by a process that stopped during the call."""
         params = {"case_id": case_id, "sender": sender}
         return (await self.session.scalars(_PENDING, params)).all()
+
+    async def with_unsent(
+        self, case_id: int, sender: str
+    ) -> tuple[Case | None, Sequence[CaseMessage]]:
+        """The case and its `pending` messages of one side, in one query (a relay's
+        delivery starts with both)."""
+        rows = (
+            await self.session.execute(_WITH_PENDING, {"case_id": case_id, "sender": sender})
+        ).all()
+        if not rows:
+            return None, []
+        return rows[0][0], [row for _case, row in rows if row is not None]
 
     async def message_by_origin(
         self, case_id: int, sender: str, message_id: int
