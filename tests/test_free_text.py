@@ -45,6 +45,7 @@ EN = {
     "offer_person": "Do you want to talk to a person?",
     "open_case_text": "cancel order DEMO-{id}-02 please",
     "relayed": "I passed your message to request #1.",
+    "waiting": "Thanks, I'll be waiting",
     "report": "| Cancel an order | 2 | 1 | 50.0% |",
     "report_title": "Requests resolved without an agent",
 }
@@ -77,6 +78,7 @@ RU = {
     "offer_person": "Хотите связаться с сотрудником поддержки?",
     "open_case_text": "отмените заказ DEMO-{id}-02",
     "relayed": "Ваше сообщение добавлено в обращение №1.",
+    "waiting": "Спасибо, буду ждать",
     "report": "| Отмена заказа | 2 | 1 | 50,0% |",
     "report_title": "Запросы, решённые без участия сотрудника",
 }  # fmt: skip
@@ -237,11 +239,13 @@ async def test_with_an_open_case_text_is_relayed_and_a_new_request_offered(
     async with sandbox.db() as session:
         texts = (await session.scalars(select(CaseMessage.text))).all()
     assert t["open_case_text"].format(id=960_009) in texts
-    # Other text keeps going to the agents, with nothing offered.
-    await buyer.send("any news?", expect=0)
-    async with sandbox.db() as session:
-        assert "any news?" in (await session.scalars(select(CaseMessage.text))).all()
-    assert buyer.inbox()[-1]["text"] == replies[-1]["text"]
+    # Other text keeps going to the agents, with nothing offered: waiting for an
+    # answer is no question about an order's delivery.
+    for text in ("any news?", t["waiting"]):
+        await buyer.send(text, expect=0)
+        async with sandbox.db() as session:
+            assert text in (await session.scalars(select(CaseMessage.text))).all()
+        assert buyer.inbox()[-1]["text"] == replies[-1]["text"]
 
 
 @LANGS

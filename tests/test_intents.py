@@ -38,13 +38,19 @@ DATA = Path(__file__).parent / "data" / "intents"
         ("Привет 👋", Intent.greeting),
         ("спасибо!", Intent.thanks),
         ("привет, хочу отменить заказ", Intent.cancel),
+        ("still waiting for my order", Intent.where_order),
+        ("it's been 3 weeks, still waiting", Intent.where_order),
     ],
 )
 def test_understands(text: str, intent: Intent) -> None:
     assert shipped().recognise(text).intent == intent
 
 
-@pytest.mark.parametrize("text", ["какая погода завтра", "tell me a joke", "🤔", ""])
+@pytest.mark.parametrize(
+    "text",
+    # "Waiting" alone is a hint, not a question about a delivery.
+    ["какая погода завтра", "tell me a joke", "🤔", "", "ok, I'll be waiting", "Thanks, waiting"],
+)
 def test_off_topic_is_not_understood(text: str) -> None:
     assert shipped().recognise(text).intent is None
 
