@@ -29,7 +29,7 @@ _PENDING = (
     .where(CaseMessage.case_id == bindparam("case_id"), _UNSENT)
     .order_by(CaseMessage.id)
 )
-_WITH_PENDING = (
+_WITH_UNSENT = (
     select(Case, CaseMessage)
     .outerjoin(CaseMessage, and_(CaseMessage.case_id == Case.id, _UNSENT))
     .where(Case.id == bindparam("case_id"))
@@ -94,7 +94,7 @@ class CaseRepository:
         """The case and its `pending` messages of one side, in one query (a relay's
         delivery starts with both)."""
         rows = (
-            await self.session.execute(_WITH_PENDING, {"case_id": case_id, "sender": sender})
+            await self.session.execute(_WITH_UNSENT, {"case_id": case_id, "sender": sender})
         ).all()
         if not rows:
             return None, []
