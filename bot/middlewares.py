@@ -83,9 +83,11 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                     and not user.is_bot
                     and (chat is None or chat.type == "private")
                 ):
-                    account = await self._visit(svc, user, data)
-                elif self.dialog_rows is not None:
-                    self._no_dialog(session, self.dialog_rows, data)
+                    account = await self._visit(svc, user, self._dialog_key(data))
+                elif dialog_key := self._dialog_key(data):
+                    # Dialogs live in private chats only (the agents' router keeps no
+                    # state): anyone writing in a group has no dialog row.
+                    fsm.remember(session, dialog_key, None)
                 data["account"] = account
                 data["saved_locale"] = account.locale if account is not None else None
                 result = await handler(event, data)
@@ -96,14 +98,17 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 svc.committed()
                 return result
 
-    async def _visit(self, svc: Services, user: User, data: dict[str, Any]) -> Account:
-        """The person's account, touched; the dialog's row and their cases come with
-        it, so the update's later reads of them cost no query."""
-        dialog_key = ""
-        if self.dialog_rows is not None:
-            context = self.dialogs.resolve_event_context(data["bot"], data)
-            if context is not None:
-                dialog_key = self.dialog_rows.row_key(context.key)
+    def _dialog_key(self, data: dict[str, Any]) -> str:
+        """The update's dialog row key in the SQL dialog storage; "" with Redis or when
+        the update has no dialog."""
+        if self.dialog_rows is None:
+            return ""
+        context = self.dialogs.resolve_event_context(data["bot"], data)
+        return "" if context is None else self.dialog_rows.row_key(context.key)
+
+    async def _visit(self, svc: Services, user: User, dialog_key: str) -> Account:
+        """The person's account, touched; the row of `dialog_key` and their cases come
+        with it, so the update's later reads of them cost no query."""
         visit = await svc.users.touch(
             user.id, user.first_name, user.language_code, self.clock.now(), dialog_key
         )
@@ -111,13 +116,6 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             fsm.remember(svc.session, dialog_key, visit.dialog)
         svc.cases.known(user.id, visit.cases)
         return visit.account
-
-    def _no_dialog(self, session: AsyncSession, rows: fsm.SqlStorage, data: dict[str, Any]) -> None:
-        """Dialogs live in private chats only (the agents' router keeps no state): an
-        agent writing in a group has no dialog row, known without a query."""
-        context = self.dialogs.resolve_event_context(data["bot"], data)
-        if context is not None:
-            fsm.remember(session, rows.row_key(context.key), None)
 
 
 @dataclass(frozen=True)
