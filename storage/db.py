@@ -24,6 +24,10 @@ from sqlalchemy.util import await_only
 BUSY_TIMEOUT_SECONDS = 30
 """How long a write waits for another one to finish before the database says it is locked."""
 
+CHECKPOINT_EVERY = 200
+"""Write transactions between two checkpoints (copying the WAL into the database file)."""
+
+_WAIT = f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}"
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 _HOLDS = "supportbot_writer"
 
@@ -56,8 +60,15 @@ def create_engine(url: str) -> AsyncEngine:
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
+            # A commit is in the WAL file when it returns: it survives the process being
+            # killed. Only the checkpoints wait for the disk; a power cut may lose the
+            # last commits before one (PostgreSQL, for a team that needs more).
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoints are made in aiosqlite's thread (`SerialWrites`), not by
+            # whichever commit happens to fill the WAL on the event loop.
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
+            cursor.execute(_WAIT)
             cursor.close()
 
         SerialWrites(BUSY_TIMEOUT_SECONDS).attach(engine)
@@ -72,21 +83,26 @@ aiosqlite's thread, so buyers' updates go on meanwhile."""
 class InlineConnection(aiosqlite.Connection):
     """aiosqlite's connection, with the quick calls run in the event loop's own thread.
 
-    aiosqlite runs every call (make a cursor, execute, fetch, close the cursor) in its
-    thread and hands the result back through the loop. For the short statements of an
-    update that hand-off costs far more than SQLite's work: a third of a plain message's
-    CPU (bench/PROFILE.md, round four). Here those calls run inline. What may wait still
-    goes to the thread, so the loop never stalls: the connection's commit (it syncs the
-    file), rollback and close; the write that takes the file's write lock (another
-    process, such as a `supportbot` command, may hold it); and a statement run with the
-    `OFFLOAD` execution option, with the reading of its rows. `SerialWrites` says which
-    statement is which, before each one.
+    aiosqlite runs every call (make a cursor, execute, fetch, close the cursor, commit)
+    in its thread and hands the result back through the loop. For the short statements
+    of an update that hand-off costs far more than SQLite's work (bench/PROFILE.md,
+    rounds four and seven). Here those calls run inline, commits included: in WAL mode
+    with synchronous=NORMAL a commit writes the WAL without waiting for the disk. What
+    may wait still goes to the thread, so the loop never stalls: rollback and close; a
+    commit that also makes a checkpoint (it syncs the files); a statement run with the
+    `OFFLOAD` execution option, with the reading of its rows; and the write that takes
+    the file's write lock when another process (a `supportbot` command, say) holds it:
+    that write is tried on the loop without waiting and, if the lock is taken, made
+    again in the thread, where it waits up to the busy timeout. `SerialWrites` says
+    which statement is which, before each one.
     """
 
     takes_lock = False
-    """The next statement takes the file's write lock: its execution runs in the thread."""
+    """The next statement takes the file's write lock."""
     long = False
     """The next statement and the reading of its rows run in the thread."""
+    checkpoint = False
+    """The next commit also makes a checkpoint, in the thread."""
 
     @classmethod
     def open(cls, database: str) -> InlineConnection:
@@ -100,13 +116,43 @@ class InlineConnection(aiosqlite.Connection):
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         owner = getattr(fn, "__self__", None)
+        name = getattr(fn, "__name__", "")
         if self._connection is not None and not self.long:
             if isinstance(owner, sqlite3.Cursor):
-                if not (self.takes_lock and fn.__name__.startswith("execute")):
+                if not (self.takes_lock and name.startswith("execute")):
                     return fn(*args, **kwargs)
-            elif owner is self._connection and fn.__name__ == "cursor":
-                return fn(*args, **kwargs)
+                done, result = self._without_waiting(fn, *args, **kwargs)
+                if done:
+                    return result
+            elif owner is self._connection:
+                if name == "cursor" or (name == "commit" and not self.checkpoint):
+                    return fn(*args, **kwargs)
+                if name == "commit":
+                    self.checkpoint = False
+                    fn = self._commit_and_checkpoint
         return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+    def _without_waiting(
+        self, fn: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> tuple[bool, Any]:
+        """(True, the result) of a write, or (False, None) if another process holds the
+        write lock. Nothing was written then, and the transaction holds no lock: the
+        same statement can be made again."""
+        assert self._connection is not None
+        self._connection.execute("PRAGMA busy_timeout=0")
+        try:
+            return True, fn(*args, **kwargs)
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                raise
+            return False, None
+        finally:
+            self._connection.execute(_WAIT)
+
+    def _commit_and_checkpoint(self) -> None:
+        assert self._connection is not None
+        self._connection.commit()
+        self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
 
 
 class SerialWrites:
@@ -120,12 +166,14 @@ class SerialWrites:
     moment the previous one ends, readers keep running side by side (WAL), and a write
     that waited longer than `timeout` fails just as SQLite would have said.
 
-    Before each statement it also tells an `InlineConnection` where to run it.
+    Before each statement it also tells an `InlineConnection` where to run it, and
+    every CHECKPOINT_EVERY write transactions, which commit makes the checkpoint.
     """
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self._lock: asyncio.Lock | None = None
+        self._writes = 0
 
     def attach(self, engine: AsyncEngine) -> None:
         sync = engine.sync_engine
@@ -152,6 +200,10 @@ class SerialWrites:
             driver.long = context is not None and bool(context.execution_options.get(OFFLOAD))
         if not first_write:
             return
+        self._writes += 1
+        if self._writes >= CHECKPOINT_EVERY and isinstance(driver, InlineConnection):
+            self._writes = 0
+            driver.checkpoint = True
         try:
             await_only(asyncio.wait_for(self.lock.acquire(), self.timeout))
         except TimeoutError:

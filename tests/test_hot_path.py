@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -34,7 +35,14 @@ from bot.emulator.sandbox import Sandbox
 from bot.i18n import create_i18n
 from bot.ui.keyboards import main_menu, person_button
 from handlers import create_routers, payment, written_as_command
-from storage.db import OFFLOAD, create_engine, create_session_factory, is_write
+from storage.db import (
+    CHECKPOINT_EVERY,
+    OFFLOAD,
+    InlineConnection,
+    create_engine,
+    create_session_factory,
+    is_write,
+)
 from tests.conftest import make_settings
 from tests.desk import AGENT_ID, BUYER_ID, GROUP
 
@@ -289,8 +297,8 @@ async def test_quick_statements_run_on_the_loop_and_waiting_ones_off_it(sqlite_u
             quick = (await session.execute(text("SELECT thread()"))).scalar_one()
             long = await session.execute(text("SELECT thread()"), execution_options={OFFLOAD: True})
             off = long.scalar_one()
-            # The first write takes the file's lock (it may wait for another process);
-            # the next one in the same transaction holds it already.
+            # The first write takes the file's lock: nobody else holds it, so it is
+            # taken at once, on the loop (the next test has another process hold it).
             await session.execute(text("UPDATE seen SET a = thread() WHERE id = 1"))
             await session.execute(text("UPDATE seen SET b = thread() WHERE id = 1"))
             await session.commit()
@@ -299,8 +307,45 @@ async def test_quick_statements_run_on_the_loop_and_waiting_ones_off_it(sqlite_u
         await engine.dispose()
     assert quick == loop_thread
     assert off != loop_thread
-    assert first != loop_thread
+    assert first == loop_thread
     assert second == loop_thread
+
+
+def _size(path: str) -> int:
+    return os.path.getsize(path)
+
+
+async def test_checkpoints_keep_the_wal_small_and_run_off_the_loop(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = await _counter(sqlite_url)
+    sessions = create_session_factory(engine)
+    checkpoints: list[int] = []
+    made = InlineConnection._commit_and_checkpoint
+
+    def watched(connection: InlineConnection) -> None:
+        checkpoints.append(threading.get_ident())
+        made(connection)
+
+    monkeypatch.setattr(InlineConnection, "_commit_and_checkpoint", watched)
+    wal = sqlite_url.removeprefix("sqlite+aiosqlite:///") + "-wal"
+    sizes = []
+    try:
+        for n in range(1, 5 * CHECKPOINT_EVERY + 1):
+            async with sessions() as session:
+                await session.execute(text("UPDATE counter SET n = :n WHERE id = 1"), {"n": n})
+                await session.commit()
+            sizes.append(_size(wal))
+        async with sessions() as session:
+            total = (await session.execute(text("SELECT n FROM counter"))).scalar_one()
+    finally:
+        await engine.dispose()
+    assert total == 5 * CHECKPOINT_EVERY
+    assert len(checkpoints) >= 4
+    assert threading.get_ident() not in checkpoints
+    # Each transaction adds a page or two to the WAL; once checkpointed, it is written
+    # again from its start, so it stops growing after the first checkpoint.
+    assert max(sizes) == max(sizes[: 2 * CHECKPOINT_EVERY])
 
 
 async def test_a_write_waiting_for_another_process_leaves_the_loop_free(sqlite_url: str) -> None:
