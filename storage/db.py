@@ -24,6 +24,15 @@ from sqlalchemy.util import await_only
 BUSY_TIMEOUT_SECONDS = 30
 """How long a write waits for another one to finish before the database says it is locked."""
 
+SQLITE_CONNECTIONS = 64
+"""SQLite connections kept open once opened. An update in hand holds one from its first
+statement to its commit, and the inbox handles up to 64 at once: with SQLAlchemy's
+default of 5 kept, each burst of buyers opened connections (each with its own aiosqlite
+thread) that were closed again as it ebbed, 0.3 per update at 50 buyers."""
+SQLITE_EXTRA_CONNECTIONS = 16
+"""Opened beyond those when they are all in use (delivery lanes, the scheduler), and
+closed once given back."""
+
 CHECKPOINT_EVERY = 200
 """Write transactions between two checkpoints (copying the WAL into the database file)."""
 
@@ -45,6 +54,8 @@ def create_engine(url: str) -> AsyncEngine:
     options: dict[str, Any] = {}
     if sqlite:
         options["async_creator"] = partial(InlineConnection.open, parsed.database or ":memory:")
+        options["pool_size"] = SQLITE_CONNECTIONS
+        options["max_overflow"] = SQLITE_EXTRA_CONNECTIONS
     engine = create_async_engine(
         url,
         pool_pre_ping=not sqlite,

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from inspect import signature
 from typing import Any
 
 import pytest
@@ -33,6 +34,7 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.emulator.sandbox import Sandbox
 from bot.i18n import create_i18n
+from bot.inbox import Inbox
 from bot.ui.keyboards import main_menu, person_button
 from handlers import create_routers, payment, written_as_command
 from storage.db import (
@@ -309,6 +311,28 @@ async def test_quick_statements_run_on_the_loop_and_waiting_ones_off_it(sqlite_u
     assert off != loop_thread
     assert first == loop_thread
     assert second == loop_thread
+
+
+async def test_a_burst_of_updates_reuses_the_connections_of_the_last(sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url)
+    opened: list[object] = []
+    event.listen(engine.sync_engine, "connect", lambda connection, _record: opened.append(1))
+    sessions = create_session_factory(engine)
+    burst = signature(Inbox).parameters["concurrency"].default  # updates in hand at once
+
+    async def update(all_in: asyncio.Barrier) -> None:
+        async with sessions() as session:
+            await session.execute(text("SELECT 1"))
+            await all_in.wait()  # each holds its connection until every one has one
+
+    try:
+        for _ in range(3):
+            barrier = asyncio.Barrier(burst)
+            await asyncio.wait_for(asyncio.gather(*(update(barrier) for _ in range(burst))), 10)
+    finally:
+        await engine.dispose()
+    # Opened once, for the first burst; the next ones found them waiting in the pool.
+    assert len(opened) == burst
 
 
 def _size(path: str) -> int:
