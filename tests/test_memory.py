@@ -4,11 +4,15 @@ distinct people add no more than a few MB."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import tracemalloc
+import weakref
 from datetime import timedelta
 
 from aiogram.fsm.storage.base import StorageKey
 
+from bot.app import GC_YOUNG_OBJECTS, freeze_startup_objects
 from bot.clock import ManualClock
 from bot.desk import handoff as handoff_module
 from bot.desk import pacing
@@ -77,3 +81,31 @@ async def test_100000_people_writing_once_leave_bounded_structures(
     assert sizes["last messages"] == 6000
     assert grown < 5_000_000
     await box.stop()
+
+
+def test_cycles_left_by_updates_are_still_collected_after_start_up() -> None:
+    """The long-running process freezes what start-up built and collects the young
+    objects less often (`freeze_startup_objects`): garbage in reference cycles is still
+    freed, after a bounded number of new objects."""
+    threshold = gc.get_threshold()
+    asyncio.run(freeze_startup_objects())
+    try:
+        assert gc.get_threshold()[0] == GC_YOUNG_OBJECTS
+        assert gc.get_freeze_count() > 0
+
+        class Node:
+            other: Node
+
+        gone: list[weakref.ref[Node]] = []
+        kept = []
+        for _ in range(20):  # an update's leftovers: a cycle, then more work
+            first, second = Node(), Node()
+            first.other, second.other = second, first
+            gone.append(weakref.ref(first))
+            del first, second
+            kept.extend([] for _ in range(GC_YOUNG_OBJECTS // 10))
+        assert sum(ref() is not None for ref in gone) < 20
+        assert gone[0]() is None
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
