@@ -150,7 +150,8 @@ def check_filters_inline(router: Router) -> None:
     """aiogram runs every plain (not async) filter in a worker thread: each `F.…` magic
     filter and each bare dialog `State`, on every update that reaches it. Ours are
     quick, pure checks, so they run on the event loop instead (same answers, no thread
-    hop). Applied to the router's own filters and its handlers', then its sub-routers."""
+    hop). Applied to the router's own filters and its handlers', those inside `or_f`
+    and the like included, then its sub-routers."""
     for observer in router.observers.values():
         # The router-level filters (`router.message.filter(...)`) live in `_handler`.
         for handler in (observer._handler, *observer.handlers):
@@ -161,6 +162,8 @@ def check_filters_inline(router: Router) -> None:
 
 
 def _inline(filter_: FilterObject) -> None:
+    for inner in nested_filters(filter_):
+        _inline(inner)
     if filter_.awaitable:
         return
     check: Callable[..., Any] = filter_.callback
@@ -171,3 +174,11 @@ def _inline(filter_: FilterObject) -> None:
     inline: Callable[..., Awaitable[Any]] = on_loop
     filter_.callback = inline
     filter_.awaitable = True
+
+
+def nested_filters(filter_: FilterObject) -> tuple[FilterObject, ...]:
+    """The filters inside aiogram's `or_f`, `and_f` and `invert_f`: each is a filter of
+    its own, called (in a thread, when plain) by the one around it."""
+    callback = filter_.callback
+    inner = getattr(callback, "targets", None) or (getattr(callback, "target", None),)
+    return tuple(f for f in inner if isinstance(f, FilterObject))

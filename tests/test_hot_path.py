@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from aiogram import Bot, Router
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.dispatcher.event.handler import FilterObject
 from aiogram.exceptions import TelegramForbiddenError
 from aiogram.filters import Command, CommandStart, StateFilter
 from aiogram.methods import SendMessage
@@ -36,7 +37,7 @@ from bot.emulator.sandbox import Sandbox
 from bot.i18n import create_i18n
 from bot.inbox import Inbox
 from bot.ui.keyboards import main_menu, person_button
-from handlers import create_routers, payment, written_as_command
+from handlers import create_routers, nested_filters, payment, written_as_command
 from storage.db import (
     CHECKPOINT_EVERY,
     OFFLOAD,
@@ -53,16 +54,37 @@ def _filters(router: Router) -> list[bool]:
     found = []
     for observer in router.observers.values():
         for handler in (observer._handler, *observer.handlers):
-            found += [f.awaitable for f in handler.filters or ()]
+            for filter_ in handler.filters or ():
+                found += [f.awaitable for f in (filter_, *_inside(filter_))]
     for sub_router in router.sub_routers:
         found += _filters(sub_router)
     return found
 
 
+def _inside(filter_: FilterObject) -> list[FilterObject]:
+    """Every filter within one made by `or_f`, `and_f` or `invert_f`, however deep."""
+    inner = nested_filters(filter_)
+    return [f for one in inner for f in (one, *_inside(one))]
+
+
 def test_every_filter_runs_on_the_event_loop() -> None:
-    checks = [awaitable for router in create_routers() for awaitable in _filters(router)]
+    routers = create_routers()
+    checks = [awaitable for router in routers for awaitable in _filters(router)]
     assert len(checks) > 50
     assert all(checks)
+    # The agents' notes and unknown commands are or_f's of magic filters.
+    agents = routers[1]
+    assert sum(len(_inside(f)) for f in _all_filters(agents)) >= 5
+
+
+def _all_filters(router: Router) -> list[FilterObject]:
+    found = [
+        filter_
+        for observer in router.observers.values()
+        for handler in (observer._handler, *observer.handlers)
+        for filter_ in handler.filters or ()
+    ]
+    return found + [f for sub_router in router.sub_routers for f in _all_filters(sub_router)]
 
 
 async def test_dialog_routers_are_passed_over_at_once_outside_their_states() -> None:
