@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from typing import Any
 
 import pytest
+from aiogram.methods import SendMessage
 
 from bot.clock import ManualClock
+from bot.desk.delivery import IN_TURN, Delivery
 from bot.desk.pacing import LocalBuckets, Pacer, RedisBuckets
 from bot.emulator.model import RateLimits
 from bot.emulator.sandbox import Agent, Sandbox
@@ -115,3 +118,42 @@ async def test_two_pacers_on_one_redis_keep_one_budget(redis_url: str) -> None:
     assert min(gaps) >= pacers[0].group_interval * 0.8
     for pacer in pacers:
         await pacer.close()
+
+
+async def test_a_case_whose_buyer_keeps_writing_does_not_hold_up_a_newer_one() -> None:
+    """Two cases' lanes post into one busy group: the older case's buyer writes again as
+    soon as each post goes, the newer case's buyer once. The newer post goes in its
+    turn, not after everything the older case kept adding."""
+    pacer = Pacer(
+        LocalBuckets(),
+        bot_per_second=1000,
+        private_per_second=1000,
+        group_per_minute=60 / 0.02,  # a post every 20 ms
+        note_after_seconds=60,
+    )
+    lanes = Delivery()
+    posted: list[int] = []
+
+    async def make_request(_bot: Any, method: SendMessage) -> Any:
+        posted.append(int(method.text))
+        return True
+
+    def post(case_id: int, more: int = 0) -> None:
+        async def job() -> None:
+            await pacer(make_request, None, SendMessage(chat_id=GROUP, text=str(case_id)))  # type: ignore[arg-type]
+            if more:  # the older case's buyer writes again at once
+                post(case_id, more - 1)
+
+        lanes.submit((case_id, "topic"), job, priority=IN_TURN)
+
+    post(1, more=9)
+    await asyncio.sleep(0.05)  # the older case's posts are under way
+    post(2)
+    for _ in range(200):
+        if len(posted) == 11:
+            break
+        await asyncio.sleep(0.01)
+    await pacer.close()
+    assert sorted(posted) == [1] * 10 + [2]
+    # Behind at most the older case's posts already waiting when it came.
+    assert posted.index(2) <= 5, posted

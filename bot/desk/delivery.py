@@ -24,6 +24,7 @@ bot's session, so this module only deals with what Telegram answered.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
@@ -103,6 +104,12 @@ class _Lane:
     sleeping: bool = False
     last: Hashable | None = None
     """The coalesce key of the newest waiting job."""
+    in_turn: bool = False
+    """Each job's calls wait with the next turn number (`Delivery.submit`)."""
+
+
+IN_TURN = None
+"""`Delivery.submit`'s priority for jobs that take their turn as they start."""
 
 
 class Delivery:
@@ -128,18 +135,30 @@ class Delivery:
         self._tasks: set[asyncio.Task[None]] = set()
         self._changed = asyncio.Event()
         self._current: dict[asyncio.Task[Any], _Lane] = {}
+        self._turns = itertools.count(1)
+        """Turn numbers of `IN_TURN` jobs, after 0 (calls made while handling an update)."""
         self.rate_limited = 0
         """How many 429 "Too Many Requests" answers the calls got (for the metrics)."""
 
     # ------------------------------------------------------------------ lanes
 
     def submit(
-        self, lane: Hashable, job: Job, *, coalesce: Hashable | None = None, priority: int = 0
+        self,
+        lane: Hashable,
+        job: Job,
+        *,
+        coalesce: Hashable | None = None,
+        priority: int | None = 0,
     ) -> None:
         """Run `job` after the jobs already waiting in `lane`.
 
         The lane's calls wait for Telegram's limits with `priority` (lower first, see
-        `bot.desk.pacing`); a case's lanes pass its number, so older cases go first.
+        `bot.desk.pacing`). With None, each job takes its turn when it starts, after
+        every job started before it (`IN_TURN`): a case's lanes. A burst of new cases
+        then reaches the agents' group one case after another, topic, card and
+        messages together, and a case whose buyer keeps writing never holds up a
+        newer one (with the case number as the priority, it did, for as long as the
+        older one wrote).
 
         A job with a `coalesce` key is dropped when the lane's last waiting job has the
         same key: it would do the same work (a sync reads everything pending when it
@@ -152,7 +171,8 @@ class Delivery:
         state.last = coalesce
         if not state.running:
             state.running = True
-            with pacing.priority(priority):  # the task keeps this context
+            state.in_turn = priority is IN_TURN
+            with pacing.priority(priority or 0):  # the task keeps this context
                 task = asyncio.get_running_loop().create_task(self._drain(lane, state))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -170,7 +190,11 @@ class Delivery:
                 try:
                     # With several processes, one of them at a time runs a lane's jobs.
                     async with self._locks.hold(_lock_name(lane)):
-                        await job()
+                        if state.in_turn:
+                            with pacing.priority(next(self._turns)):
+                                await job()
+                        else:
+                            await job()
                 except Exception as error:  # one broken job must not stop the lane behind it
                     # After an outage the scheduler finds the job's rows still pending.
                     if not is_outage(error):

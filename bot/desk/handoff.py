@@ -79,8 +79,8 @@ from bot.desk.card import (
     topic_name,
     transcript_text,
 )
+from bot.desk.delivery import IN_TURN, Sent, Undeliverable
 from bot.desk.delivery import Delivery as Lanes
-from bot.desk.delivery import Sent, Undeliverable
 from bot.desk.links import Misleading, reveal
 from bot.domain.cases import TOPIC_REQUESTED, CaseService, CaseType, Delivery, Sender
 from storage.models import Case, CaseMessage, User
@@ -414,8 +414,8 @@ class Handoff:
     def _case_lane(
         self, case_id: int, side: str, job: Callable[[], Any], coalesce: str | None = None
     ) -> None:
-        # Older cases go first when their chat has a queue (see bot.desk.pacing).
-        self.lanes.submit((case_id, side), job, coalesce=coalesce, priority=case_id)
+        # When their chat has a queue, a case's jobs wait in the order they start.
+        self.lanes.submit((case_id, side), job, coalesce=coalesce, priority=IN_TURN)
 
     # ------------------------------------------------------------------ plumbing
 

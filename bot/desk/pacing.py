@@ -8,10 +8,11 @@ or edits a message waits for its turn, first in its chat, then for the bot as a 
 - Turns are counted by a GCRA ("theoretical arrival time") per chat: in this process,
   or in Redis when REDIS_URL is set, so several processes share one budget.
 - Inside a process, callers waiting for the same chat queue by priority, then in
-  order: a case's lane waits with its case number, so 200 cases opened at once reach
-  the agents' group one after another, each with its card, oldest first; calls made
-  while handling an update (answers to a buyer) go ahead of relayed traffic, and the
-  note about a long queue goes first.
+  order: a case lane's job waits with the turn it took when it started
+  (`bot.desk.delivery.IN_TURN`), so 200 cases opened at once reach the agents' group
+  one after another, each with its card, oldest first, and a case whose buyer keeps
+  writing never holds up a newer one; calls made while handling an update (answers
+  to a buyer) go ahead of relayed traffic, and the note about a long queue goes first.
 - The pacer runs a little under the limits (MARGIN), so timing jitter never earns a 429;
   if one comes anyway, its retry_after holds the whole chat.
 - When the queue to a group is longer than QUEUE_NOTE_MINUTES, `on_backlog` is called
@@ -56,7 +57,7 @@ TOPIC_METHODS = frozenset(
 )
 
 PRIORITY: ContextVar[int] = ContextVar("pacing_priority", default=0)
-"""Lower goes first among calls waiting for the same chat (a case lane sets its number)."""
+"""Lower goes first among calls waiting for the same chat (a case lane's job sets its turn)."""
 FIRST = -1
 """The priority of notes that must not wait behind a queue."""
 
