@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import aiosqlite
 from sqlalchemy import event, make_url
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -58,7 +59,6 @@ def create_engine(url: str) -> AsyncEngine:
         options["max_overflow"] = SQLITE_EXTRA_CONNECTIONS
     engine = create_async_engine(
         url,
-        pool_pre_ping=not sqlite,
         # A connection goes back to the pool with its transaction already committed or
         # rolled back by SQLAlchemy; the pool's own ROLLBACK on top is, on SQLite, one
         # more trip to aiosqlite's thread per transaction for nothing.
@@ -83,7 +83,45 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         SerialWrites(BUSY_TIMEOUT_SECONDS).attach(engine)
+    else:
+        ping_after_rest(engine)
     return engine
+
+
+IDLE_PING_SECONDS = 10.0
+"""A pooled PostgreSQL connection left unused this long is checked before it is used."""
+
+
+def ping_after_rest(engine: AsyncEngine) -> None:
+    """Check a pooled connection before use, as SQLAlchemy's `pool_pre_ping` does, but
+    only once it has rested for IDLE_PING_SECONDS.
+
+    The check is a round trip to the server: on every checkout it cost 0.24 ms of CPU
+    and 0.37 ms of waiting, two or three times per update. A connection is dropped by a
+    server restart or a proxy's idle timeout while it rests; one in use all the time
+    breaks only in an outage, which the bot waits out (`is_outage`), and that failure
+    makes SQLAlchemy discard the pool's other connections too.
+    """
+    pool = engine.sync_engine.pool
+    dialect = engine.dialect
+
+    @event.listens_for(pool, "checkin")
+    def _rests(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RESTING_SINCE] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _awake(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_RESTING_SINCE)
+        if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool throws this connection away and checks out another (or a new one).
+            raise DisconnectionError(f"a rested connection is gone: {error}") from error
+
+
+_RESTING_SINCE = "supportbot_resting_since"
 
 
 OFFLOAD = "offload"
@@ -261,7 +299,7 @@ def is_outage(error: BaseException) -> bool:
     from asyncpg.exceptions import CannotConnectNowError, PostgresConnectionError
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
-    from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
     if isinstance(error, DBAPIError):
         if error.connection_invalidated:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from aiogram.fsm.storage.base import StorageKey
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from asyncpg.exceptions import CannotConnectNowError
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage import db
 from storage.db import create_engine, create_session_factory, is_outage
 from storage.fsm import SqlStorage
 from storage.migrate import upgrade
@@ -84,3 +87,41 @@ def test_a_postgres_shutting_down_is_an_outage_not_a_failure() -> None:
     shutting.__cause__ = CannotConnectNowError("the database system is shutting down")
     assert is_outage(DBAPIError("SELECT 1", {}, shutting))
     assert not is_outage(DBAPIError("SELECT 1", {}, Adapted('syntax error at "SELEC"')))
+
+
+async def _backend(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """The PostgreSQL server process behind the connection a new session gets."""
+    async with sessions() as session:
+        return int((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+async def test_a_rested_postgres_connection_the_server_dropped_is_replaced(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = create_engine(postgres_url)
+    sessions = create_session_factory(engine)
+    pings: list[object] = []
+    checked = engine.dialect.do_ping
+
+    def ping(connection: Any) -> bool:
+        pings.append(connection)
+        return checked(connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", ping)
+    try:
+        first = await _backend(sessions)
+        # In steady use the pooled connection is used as it is: no round trip first.
+        assert await _backend(sessions) == first
+        assert pings == []
+        # The server drops it while it rests in the pool (a restart, a proxy's idle
+        # timeout); once it has rested long enough, it is checked, found gone and replaced.
+        admin = create_engine(postgres_url)
+        async with admin.connect() as connection:
+            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        await admin.dispose()
+        monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)
+        replaced = await _backend(sessions)
+    finally:
+        await engine.dispose()
+    assert replaced != first
+    assert pings
