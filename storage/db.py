@@ -40,6 +40,7 @@ CHECKPOINT_EVERY = 200
 _WAIT = f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}"
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 _HOLDS = "supportbot_writer"
+_RESTING_SINCE = "supportbot_resting_since"
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -119,9 +120,6 @@ def ping_after_rest(engine: AsyncEngine) -> None:
         except Exception as error:
             # The pool throws this connection away and checks out another (or a new one).
             raise DisconnectionError(f"a rested connection is gone: {error}") from error
-
-
-_RESTING_SINCE = "supportbot_resting_since"
 
 
 OFFLOAD = "offload"

@@ -28,6 +28,7 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -190,10 +191,10 @@ class Delivery:
                 try:
                     # With several processes, one of them at a time runs a lane's jobs.
                     async with self._locks.hold(_lock_name(lane)):
-                        if state.in_turn:
-                            with pacing.priority(next(self._turns)):
-                                await job()
-                        else:
+                        turn = (
+                            pacing.priority(next(self._turns)) if state.in_turn else nullcontext()
+                        )
+                        with turn:
                             await job()
                 except Exception as error:  # one broken job must not stop the lane behind it
                     # After an outage the scheduler finds the job's rows still pending.
