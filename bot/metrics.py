@@ -40,7 +40,7 @@ from bot.domain.cases import CaseStatus
 from bot.domain.cases import Delivery as DeliveryState
 from storage.models import Case, CaseMessage
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # not an import cycle: redis loads only when REDIS_URL is set
     from redis.asyncio import Redis
 
 CHECK_TIMEOUT = 1.0

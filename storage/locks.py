@@ -19,7 +19,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Protocol
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # not an import cycle: redis loads only when REDIS_URL is set
     from redis.asyncio.lock import Lock
 
 log = logging.getLogger("supportbot.locks")

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # not an import cycle: Alembic loads only when the database is behind
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -50,41 +50,32 @@ from tests.conftest import make_settings
 from tests.desk import AGENT_ID, BUYER_ID, GROUP
 
 
-def _filters(router: Router) -> list[bool]:
-    found = []
-    for observer in router.observers.values():
-        for handler in (observer._handler, *observer.handlers):
-            for filter_ in handler.filters or ():
-                found += [f.awaitable for f in (filter_, *_inside(filter_))]
-    for sub_router in router.sub_routers:
-        found += _filters(sub_router)
-    return found
+def _filters(router: Router) -> list[FilterObject]:
+    """Every filter of the router and its sub-routers, with those inside `or_f`,
+    `and_f` and `invert_f`, however deep."""
+    found = [
+        inner
+        for observer in router.observers.values()
+        for handler in (observer._handler, *observer.handlers)
+        for filter_ in handler.filters or ()
+        for inner in (filter_, *_inside(filter_))
+    ]
+    return found + [f for sub_router in router.sub_routers for f in _filters(sub_router)]
 
 
 def _inside(filter_: FilterObject) -> list[FilterObject]:
-    """Every filter within one made by `or_f`, `and_f` or `invert_f`, however deep."""
     inner = nested_filters(filter_)
     return [f for one in inner for f in (one, *_inside(one))]
 
 
 def test_every_filter_runs_on_the_event_loop() -> None:
     routers = create_routers()
-    checks = [awaitable for router in routers for awaitable in _filters(router)]
+    checks = [filter_.awaitable for router in routers for filter_ in _filters(router)]
     assert len(checks) > 50
     assert all(checks)
     # The agents' notes and unknown commands are or_f's of magic filters.
     agents = routers[1]
-    assert sum(len(_inside(f)) for f in _all_filters(agents)) >= 5
-
-
-def _all_filters(router: Router) -> list[FilterObject]:
-    found = [
-        filter_
-        for observer in router.observers.values()
-        for handler in (observer._handler, *observer.handlers)
-        for filter_ in handler.filters or ()
-    ]
-    return found + [f for sub_router in router.sub_routers for f in _all_filters(sub_router)]
+    assert sum(len(nested_filters(f)) for f in _filters(agents)) >= 5
 
 
 async def test_dialog_routers_are_passed_over_at_once_outside_their_states() -> None:
