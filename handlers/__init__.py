@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from aiogram import F, Router
 from aiogram.dispatcher.event.handler import FilterObject
+from aiogram.dispatcher.event.telegram import TelegramEventObserver
 from aiogram.enums import ChatType
 from aiogram.filters import StateFilter
+from aiogram.filters.callback_data import CallbackQueryFilter
 from aiogram.fsm.state import State
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 
 from bot.middlewares import DialogTimeoutMiddleware
 from handlers import (
@@ -32,6 +34,8 @@ from handlers import (
     seller,
     typed,
 )
+
+T = TypeVar("T")
 
 
 def create_routers() -> list[Router]:
@@ -62,6 +66,7 @@ def create_routers() -> list[Router]:
     gate_dialogs(buyers)
     routers = [buyers, agents.create_router()]
     for router in routers:
+        gate_buttons(router)
         check_filters_inline(router)
     return routers
 
@@ -112,13 +117,24 @@ def gate_dialogs(router: Router) -> frozenset[str] | None:
     filters in turn: a plain message outside any dialog went through some thirty of
     them. The states the router's messages need (none: it takes no message); None
     when some handler takes a message in any state."""
-    states = _awaited_states(router)
+    return _gate(router, lambda r: r.message, _awaited_states, _in_states)
+
+
+def _gate(
+    router: Router,
+    observer: Callable[[Router], TelegramEventObserver],
+    own: Callable[[Router], frozenset[T] | None],
+    check: Callable[[frozenset[T]], Callable[..., bool]],
+) -> frozenset[T] | None:
+    """What the router's handlers of one event take (`own`), its sub-routers' included,
+    checked once at the router's door; None (no door) when some handler takes any."""
+    taken = own(router)
     for sub_router in router.sub_routers:
-        inner = gate_dialogs(sub_router)
-        states = None if states is None or inner is None else states | inner
-    if states:
-        router.message.filter(_in_states(states))
-    return states
+        inner = _gate(sub_router, observer, own, check)
+        taken = None if taken is None or inner is None else taken | inner
+    if taken:
+        observer(router).filter(check(taken))
+    return taken
 
 
 def _awaited_states(router: Router) -> frozenset[str] | None:
@@ -144,6 +160,47 @@ def _in_states(states: frozenset[str]) -> Callable[..., bool]:
         return raw_state in states
 
     return in_states
+
+
+def gate_buttons(router: Router) -> frozenset[tuple[str, str]] | None:
+    """The same for button presses: a router whose every button handler, its
+    sub-routers' included, takes some kinds of callback data gets one router-level
+    check of the data's prefix, so a press meant for another dialog passes it at once
+    instead of being unpacked by each handler's filter in turn (a payment step went
+    through some twenty of them). The (prefix, separator) pairs of the kinds the
+    router's buttons take; None when some handler takes any press."""
+    return _gate(router, lambda r: r.callback_query, _pressed_kinds, _of_kinds)
+
+
+def _pressed_kinds(router: Router) -> frozenset[tuple[str, str]] | None:
+    """The kinds of callback data the router's own button handlers take; None if a
+    handler has no callback-data filter."""
+    found: set[tuple[str, str]] = set()
+    for handler in router.callback_query.handlers:
+        kinds = [
+            f.callback.callback_data
+            for f in handler.filters or ()
+            if isinstance(f.callback, CallbackQueryFilter)
+        ]
+        if not kinds:
+            return None
+        found.update((kind.__prefix__, kind.__separator__) for kind in kinds)
+    return frozenset(found)
+
+
+def _of_kinds(kinds: frozenset[tuple[str, str]]) -> Callable[..., bool]:
+    """Whether a press's data can be one of the kinds: its first part, up to the
+    kind's separator, is the kind's prefix (all of it, for a kind without fields)."""
+    by_separator: dict[str, set[str]] = {}
+    for prefix, separator in kinds:
+        by_separator.setdefault(separator, set()).add(prefix)
+    groups = [(separator, frozenset(prefixes)) for separator, prefixes in by_separator.items()]
+
+    def of_kinds(query: CallbackQuery) -> bool:
+        data = query.data or ""
+        return any(data.split(separator, 1)[0] in prefixes for separator, prefixes in groups)
+
+    return of_kinds
 
 
 def check_filters_inline(router: Router) -> None:

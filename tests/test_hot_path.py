@@ -22,8 +22,9 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.dispatcher.event.handler import FilterObject
 from aiogram.exceptions import TelegramForbiddenError
 from aiogram.filters import Command, CommandStart, StateFilter
+from aiogram.filters.callback_data import CallbackData
 from aiogram.methods import SendMessage
-from aiogram.types import InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiohttp import FormData
 from sqlalchemy import event, text
@@ -101,6 +102,60 @@ async def test_dialog_routers_are_passed_over_at_once_outside_their_states() -> 
     assert not await gate.callback(None, raw_state=None)
     assert await gate.callback(None, raw_state=payment.PaymentDialog.describe.state)
     assert await gate.callback(None, raw_state="RatingDialog:comment")
+
+
+async def test_button_presses_pass_other_dialogs_routers_at_once(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A press is unpacked only by the handlers of the routers its data's prefix
+    names; the others turn it away with one check each. Every dialog and the slash
+    commands are gated; the routers that answer any press (stale buttons) are not."""
+    buyers = create_routers()[0]
+    gated = {r.name for r in buyers.sub_routers if r.callback_query._handler.filters}
+    assert gated == {"slash commands", "dialogs", "handlers.typed", "handlers.relay"}
+    dialogs = next(r for r in buyers.sub_routers if r.name == "dialogs")
+    assert all(r.callback_query._handler.filters for r in dialogs.sub_routers)
+
+    def gate(router: Router) -> Any:
+        (only,) = router.callback_query._handler.filters
+        return only.callback
+
+    by_name = {r.name: r for r in dialogs.sub_routers}
+    query = CallbackQuery.model_validate(
+        {"id": "1", "from": {"id": 7, "is_bot": False, "first_name": "A"}, "chat_instance": "c"}
+    )
+    payment_gate = gate(by_name["handlers.payment"])
+    picker_gate = gate(by_name["handlers.order_picker"])
+    for data, payment_takes, picker_takes in (
+        ("pay:nx", True, False),
+        ("m:payment", True, False),  # the menu button that opens the dialog
+        ("rf:y", False, False),
+        ("pn", False, True),  # a kind without fields is its prefix alone
+        ("pnx", False, False),
+        ("uo:1", False, True),
+        ("o:12", False, False),  # an order button: the dialogs' own routers take it
+        (None, False, False),
+    ):
+        press = query.model_copy(update={"data": data})
+        assert await payment_gate(press) is payment_takes, data
+        assert await picker_gate(press) is picker_takes, data
+
+    unpacked: list[str] = []
+    unpack = CallbackData.unpack.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[CallbackData], value: str) -> CallbackData:
+        unpacked.append(value)
+        return unpack(cls, value)  # type: ignore[no-any-return]
+
+    buyer = sandbox.person(BUYER_ID, "Anna")
+    await buyer.send("/start")
+    await buyer.press("Payment problem")
+    await buyer.press("Paying for a new order")
+    monkeypatch.setattr(CallbackData, "unpack", classmethod(counted))
+    (screen,) = await buyer.press("Not this, next cause")
+    assert screen["text"].startswith("Possible cause 2 of 5")
+    # The payment router's own handlers only (eleven before the gates).
+    assert 1 <= len(unpacked) <= 4, unpacked
 
 
 @pytest.mark.parametrize(
