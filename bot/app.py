@@ -31,6 +31,7 @@ from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, ChatMember
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiohttp import FormData
+from aiohttp.payload import BytesPayload
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -56,6 +57,7 @@ from storage.locks import create_locks
 log = logging.getLogger("supportbot")
 
 T = TypeVar("T")
+_MARKUP = {"reply_markup"}
 
 
 FIRST_RETRY_SECONDS = 1.0
@@ -104,7 +106,8 @@ async def _stale_queries_answered(
 
 
 class BotSession(AiohttpSession):
-    """aiogram's HTTP session, keeping the models of the answers it reads alive.
+    """aiogram's HTTP session, sending JSON and keeping the models of the answers it
+    reads alive.
 
     aiogram reads every answer through a `Response[T]` model; pydantic keeps such
     generic models only in a weak cache, so after each garbage collection the next
@@ -115,24 +118,37 @@ class BotSession(AiohttpSession):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._responses: dict[Any, Any] = {}
-        self._keyboards: dict[int, str] = {}
-        """The request field of each fixed keyboard sent (`bot.ui.keyboards.is_fixed`)."""
+        self._keyboards: dict[int, Any] = {}
+        """The request part of each fixed keyboard sent (`bot.ui.keyboards.is_fixed`)."""
 
-    def build_form_data(self, bot: Bot, method: TelegramMethod[TelegramType]) -> FormData:
-        """aiogram's form, with a fixed keyboard's field prepared once: aiogram walks
-        the markup's every button and value on each call (a 9-button menu took 0.1 ms
-        a message, three times the rest of the request)."""
+    def build_form_data(  # type: ignore[override]  # aiohttp posts either
+        self, bot: Bot, method: TelegramMethod[TelegramType]
+    ) -> FormData | BytesPayload:
+        """The call's body: the fields of aiogram's form, as one JSON object, which the
+        Bot API takes for any call that uploads no file. aiogram's form URL-encodes every
+        field on each call, the keyboard's JSON byte by byte: 0.12 ms a message with the
+        menu, against 0.05 ms for the whole JSON body. A fixed keyboard's part is
+        prepared once. A call with a file goes as aiogram's multipart form."""
         markup = getattr(method, "reply_markup", None)
-        if markup is None or not is_fixed(markup):
+        fixed = markup if markup is not None and is_fixed(markup) else None
+        files: dict[str, Any] = {}
+        body: dict[str, Any] = {}
+        for key, value in method.model_dump(
+            warnings=False, exclude=_MARKUP if fixed is not None else None
+        ).items():
+            prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
+            if prepared is not None and prepared != "":  # what aiogram's form leaves out
+                body[key] = prepared
+        if files:
             return super().build_form_data(bot, method)
-        field = self._keyboards.get(id(markup))
-        if field is None:
-            field = self._keyboards[id(markup)] = self.prepare_value(
-                markup.model_dump(warnings=False), bot=bot, files={}
-            )
-        form = super().build_form_data(bot, method.model_copy(update={"reply_markup": None}))
-        form.add_field("reply_markup", field)
-        return form
+        if fixed is not None:
+            part = self._keyboards.get(id(fixed))
+            if part is None:
+                part = self._keyboards[id(fixed)] = self.prepare_value(
+                    fixed.model_dump(warnings=False), bot=bot, files=files, _dumps_json=False
+                )
+            body["reply_markup"] = part
+        return BytesPayload(self.json_dumps(body).encode(), content_type="application/json")
 
     def check_response(
         self, bot: Bot, method: TelegramMethod[TelegramType], status_code: int, content: str

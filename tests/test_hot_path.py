@@ -18,15 +18,17 @@ from typing import Any
 
 import pytest
 from aiogram import Bot, Router
+from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.dispatcher.event.handler import FilterObject
 from aiogram.exceptions import TelegramForbiddenError
 from aiogram.filters import Command, CommandStart, StateFilter
 from aiogram.filters.callback_data import CallbackData
-from aiogram.methods import SendMessage
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.methods import AnswerCallbackQuery, GetUpdates, SendMessage, SendPhoto
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiohttp import FormData
+from aiohttp.payload import BytesPayload
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
@@ -239,8 +241,16 @@ def _fields(form: FormData) -> dict[str, Any]:
     return {options["name"]: value for options, _headers, value in form._fields}
 
 
-def test_a_fixed_keyboard_is_prepared_for_requests_once(settings: Settings) -> None:
-    bot = Bot("42:" + "x" * 35)
+def _as_fields(body: object) -> dict[str, Any]:
+    """A JSON body's fields as a form spells them (the Bot API reads both alike)."""
+    assert isinstance(body, BytesPayload)
+    assert body.content_type == "application/json"
+    fields = json.loads(body._value)
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()}
+
+
+def test_calls_go_as_json_with_a_fixed_keyboard_prepared_once(settings: Settings) -> None:
+    bot = Bot("42:" + "x" * 35, default=DefaultBotProperties(link_preview_is_disabled=True))
     ours, aiograms = BotSession(), AiohttpSession()
     walked: list[Any] = []
     prepare = ours.prepare_value
@@ -258,15 +268,35 @@ def test_a_fixed_keyboard_is_prepared_for_requests_once(settings: Settings) -> N
                 menu = SendMessage(chat_id=7, text="Hello", reply_markup=main_menu())
                 built = InlineKeyboardMarkup(inline_keyboard=[[person_button()]])
                 fresh = SendMessage(chat_id=7, text="Hi", reply_markup=built)
-                # Field for field what aiogram itself sends, whichever way it was built.
-                for method in (menu, fresh):
-                    assert _fields(ours.build_form_data(bot, method)) == _fields(
+                calls = (
+                    menu,
+                    fresh,
+                    SendMessage(
+                        chat_id=-100, message_thread_id=5, text="Привет", protect_content=False
+                    ),
+                    AnswerCallbackQuery(callback_query_id="q1", text="", show_alert=False),
+                    GetUpdates(offset=0, timeout=25, allowed_updates=["message"]),
+                )
+                # Field for field what aiogram's own form sends, whichever way it was built
+                # (defaults filled in, empty values left out, false and 0 kept).
+                for method in calls:
+                    assert _as_fields(ours.build_form_data(bot, method)) == _fields(
                         aiograms.build_form_data(bot, method)
                     )
-    sent = json.loads(_fields(ours.build_form_data(bot, menu))["reply_markup"])  # ru, last
+    sent = json.loads(_as_fields(ours.build_form_data(bot, menu))["reply_markup"])  # ru, last
     assert sent["inline_keyboard"][0][0]["text"] == "❌ Отменить заказ"
     # The fixed menu was walked once per language; the keyboard built per message, each time.
     assert len(walked) == 2 + 4
+
+
+def test_a_call_with_a_file_goes_as_aiograms_form() -> None:
+    bot = Bot("42:" + "x" * 35)
+    photo = SendPhoto(chat_id=7, photo=BufferedInputFile(b"\x89PNG", "chart.png"), caption="Week")
+    form = BotSession().build_form_data(bot, photo)
+    assert isinstance(form, FormData)
+    fields = _fields(form)
+    assert fields["caption"] == "Week"
+    assert fields["photo"].removeprefix("attach://") in fields  # the file's own part
 
 
 def _answer(method: SendMessage) -> str:
