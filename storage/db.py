@@ -252,10 +252,15 @@ class SerialWrites:
             self._writes = 0
             driver.checkpoint = True
         try:
-            await_only(asyncio.wait_for(self.lock.acquire(), self.timeout))
+            await_only(self._take())
         except TimeoutError:
             raise sqlite3.OperationalError("database is locked") from None
         conn.info[_HOLDS] = True
+
+    async def _take(self) -> None:
+        # Not `asyncio.wait_for`, which starts a task per write even when the lock is free.
+        async with asyncio.timeout(self.timeout):
+            await self.lock.acquire()
 
     def _on_reset(self, dbapi_connection: Any, connection_record: Any, reset_state: Any) -> None:
         self._release(connection_record.info)

@@ -30,9 +30,11 @@ from aiogram.utils.i18n import I18n
 from aiohttp import FormData
 from aiohttp.payload import BytesPayload
 from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
+import storage.db
 from bot.app import BotSession
 from bot.clock import ManualClock
 from bot.config import Settings
@@ -47,6 +49,7 @@ from storage.db import (
     InlineConnection,
     create_engine,
     create_session_factory,
+    is_busy,
     is_write,
 )
 from tests.conftest import make_settings
@@ -379,6 +382,35 @@ async def test_concurrent_writers_queue_instead_of_failing(sqlite_url: str) -> N
     finally:
         await engine.dispose()
     assert total == 40
+
+
+async def test_a_writer_kept_waiting_past_the_busy_timeout_fails_as_sqlite_would(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The queue for the writer's turn keeps SQLite's promise: a write that waited
+    longer than the busy timeout fails with "database is locked" (the inbox tries the
+    update again), and the turn goes on to the next writer once the holder is done."""
+    monkeypatch.setattr(storage.db, "BUSY_TIMEOUT_SECONDS", 0.2)
+    engine = await _counter(sqlite_url)
+    sessions = create_session_factory(engine)
+    add = text("UPDATE counter SET n = n + 1 WHERE id = 1")
+    try:
+        async with sessions() as holder:
+            await holder.execute(add)  # holds the writer's turn
+            async with sessions() as waiting:
+                started = time.monotonic()
+                with pytest.raises(OperationalError) as refused:
+                    await waiting.execute(add)
+                assert is_busy(refused.value)
+                assert time.monotonic() - started >= 0.2
+            await holder.commit()
+        async with sessions() as after:
+            await after.execute(add)
+            await after.commit()
+            total = (await after.execute(text("SELECT n FROM counter"))).scalar_one()
+    finally:
+        await engine.dispose()
+    assert total == 2
 
 
 async def test_quick_statements_run_on_the_loop_and_waiting_ones_off_it(sqlite_url: str) -> None:
