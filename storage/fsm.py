@@ -3,6 +3,12 @@
 Inside an update, state changes join that update's unit of work (see `bind`): the
 dialog's new state and what the handler wrote (a case, say) commit together or
 not at all, and SQLite never sees two writers from one update.
+
+A change to a row already stored is written at the commit with one Core UPDATE
+(`_write_changed`), not through the ORM's flush, which cost a dialog step 0.3 ms (its
+unit-of-work machinery for one row); the row object the session keeps is given the new
+values as if they had been read (`set_committed_value`), so the ORM sees nothing to
+flush, and a rollback reloads them from the database like any other row.
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ from typing import Any
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StateType, StorageKey
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.models import FsmRecord
 
@@ -25,6 +33,36 @@ _ROWS = "fsm_rows"
 """Where a session keeps the dialog rows it read (`AsyncSession.info`)."""
 _ROW = select(FsmRecord).where(FsmRecord.key == bindparam("key"))
 """Built once (its cache key with it): `session.get` builds its SELECT on every call."""
+_CHANGED = "fsm_changed"
+"""Where a session keeps the keys of stored rows changed since its last commit."""
+_TABLE: Table = FsmRecord.__table__  # type: ignore[assignment]
+_UPDATE = (
+    update(_TABLE)
+    .where(_TABLE.c.key == bindparam("row_key"))
+    .values(state=bindparam("state"), data=bindparam("data"))
+)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_changed(session: Session) -> None:
+    """Write the stored dialog rows the transaction changed, right before it commits."""
+    changed: set[str] | None = session.info.pop(_CHANGED, None)
+    if not changed:
+        return
+    rows: dict[str, FsmRecord | None] = session.info.get(_ROWS, {})
+    params = [
+        {"row_key": key, "state": row.state, "data": row.data}
+        for key in sorted(changed)
+        if (row := rows.get(key)) is not None
+    ]
+    if params:
+        session.execute(_UPDATE, params)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_changed(session: Session, _previous: Any) -> None:
+    """A rollback undoes the changes: their rows are reloaded when next read."""
+    session.info.pop(_CHANGED, None)
 
 
 def remember(session: AsyncSession, row_key: str, row: FsmRecord | None) -> None:
@@ -95,11 +133,19 @@ class SqlStorage(BaseStorage):
                 row = FsmRecord(key=row_key, state=None, data="{}")
                 session.add(row)
                 session.info[_ROWS][row_key] = row
-            for name, value in values.items():
-                if getattr(row, name) != value:  # no write when nothing changed
+            changes = {name: value for name, value in values.items() if getattr(row, name) != value}
+            if not changes:
+                return  # no write when nothing changed
+            if row in session.new:
+                for name, value in changes.items():
                     setattr(row, name, value)
+            else:
+                for name, value in changes.items():
+                    set_committed_value(row, name, value)
+                session.info.setdefault(_CHANGED, set()).add(row_key)
             if row.state is None and row.data == "{}":
                 session.info[_ROWS][row_key] = None
+                session.info.get(_CHANGED, set()).discard(row_key)
                 if row in session.new:
                     session.expunge(row)
                 else:

@@ -10,11 +10,11 @@ from aiogram.fsm.storage.base import StorageKey
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from asyncpg.exceptions import CannotConnectNowError
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage import db
+from storage import db, fsm
 from storage.db import create_engine, create_session_factory, is_outage
 from storage.fsm import SqlStorage
 from storage.migrate import upgrade
@@ -57,6 +57,42 @@ async def test_dialog_state_survives_a_new_storage(sqlite_url: str) -> None:
     await second.set_data(key, {})
     assert await first.get_state(key) is None
     assert await first.get_data(key) == {}
+    await engine.dispose()
+
+
+async def test_a_dialog_change_commits_with_the_update_or_not_at_all(sqlite_url: str) -> None:
+    """A stored dialog row changed inside an update's session is written by that
+    session's commit; a rollback throws the change away, and a later commit in the
+    same session does not bring it back."""
+    engine = create_engine(sqlite_url)
+    await upgrade(engine)
+    sessions = create_session_factory(engine)
+    storage = SqlStorage(sessions)
+    key = StorageKey(bot_id=1, chat_id=2, user_id=2)
+    await storage.set_state(key, "Refund:order")
+    await storage.set_data(key, {"order": "A-1"})
+
+    async def change(session: AsyncSession) -> None:
+        with fsm.bind(session):
+            await storage.set_state(key, "Refund:reason")
+            await storage.update_data(key, {"reason": "late"})
+            assert await storage.get_state(key) == "Refund:reason"
+
+    written: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: written.append(args[2]))
+    async with sessions() as session:
+        await change(session)
+        await session.rollback()
+        await session.commit()
+    assert not [sql for sql in written if sql.startswith("UPDATE fsm_states")]
+    assert await storage.get_state(key) == "Refund:order"
+    assert await storage.get_data(key) == {"order": "A-1"}
+
+    async with sessions() as session:
+        await change(session)
+        await session.commit()
+    assert await storage.get_state(key) == "Refund:reason"
+    assert await storage.get_data(key) == {"order": "A-1", "reason": "late"}
     await engine.dispose()
 
 
