@@ -126,8 +126,8 @@ class BotSession(AiohttpSession):
     ) -> FormData | BytesPayload:
         """The call's body: the fields of aiogram's form, as one JSON object, which the
         Bot API takes for any call that uploads no file. aiogram's form URL-encodes every
-        field on each call, the keyboard's JSON byte by byte: 0.12 ms a message with the
-        menu, against 0.05 ms for the whole JSON body. A fixed keyboard's part is
+        field on each call, the keyboard's JSON byte by byte: 0.17-0.20 ms a message with
+        the Russian menu, against 0.05 ms for the whole JSON body. A fixed keyboard's part is
         prepared once. A call with a file goes as aiogram's multipart form."""
         markup = getattr(method, "reply_markup", None)
         fixed = markup if markup is not None and is_fixed(markup) else None

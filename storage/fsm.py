@@ -61,7 +61,8 @@ def _write_changed(session: Session) -> None:
 
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_changed(session: Session, _previous: Any) -> None:
-    """A rollback undoes the changes: their rows are reloaded when next read."""
+    """A rollback undoes the changes (and expires the rows, as every row the session
+    holds): nothing of them is written by a later commit."""
     session.info.pop(_CHANGED, None)
 
 
@@ -133,13 +134,12 @@ class SqlStorage(BaseStorage):
                 row = FsmRecord(key=row_key, state=None, data="{}")
                 session.add(row)
                 session.info[_ROWS][row_key] = row
+            # No write when nothing changed.
             changes = {name: value for name, value in values.items() if getattr(row, name) != value}
-            if not changes:
-                return  # no write when nothing changed
             if row in session.new:
                 for name, value in changes.items():
                     setattr(row, name, value)
-            else:
+            elif changes:
                 for name, value in changes.items():
                     set_committed_value(row, name, value)
                 session.info.setdefault(_CHANGED, set()).add(row_key)
