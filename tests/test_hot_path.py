@@ -38,6 +38,7 @@ import storage.db
 from bot.app import BotSession
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.emulator.http import json_fields
 from bot.emulator.sandbox import Sandbox
 from bot.i18n import create_i18n
 from bot.inbox import Inbox
@@ -245,11 +246,10 @@ def _fields(form: FormData) -> dict[str, Any]:
 
 
 def _as_fields(body: object) -> dict[str, Any]:
-    """A JSON body's fields as a form spells them (the Bot API reads both alike)."""
+    """A JSON body's fields as the emulator reads them (as a form spells them)."""
     assert isinstance(body, BytesPayload)
     assert body.content_type == "application/json"
-    fields = json.loads(body._value)
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()}
+    return json_fields(json.loads(body._value))
 
 
 def test_calls_go_as_json_with_a_fixed_keyboard_prepared_once(settings: Settings) -> None:

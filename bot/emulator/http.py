@@ -25,6 +25,12 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from bot.emulator.model import BotApiModel, Dropped, update_chat
 
 
+def json_fields(body: dict[str, Any]) -> dict[str, str]:
+    """A JSON body's fields as a form spells them (the Bot API reads both alike): text
+    as it is, everything else (numbers, booleans, objects) as its JSON."""
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
+
+
 class EmulatorServer:
     def __init__(self, model: BotApiModel) -> None:
         self.model = model
@@ -125,7 +131,7 @@ class EmulatorServer:
         uploads: dict[str, bytes] = {}
         if request.content_type == "application/json":
             body = await request.json()
-            params.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()})
+            params.update(json_fields(body))
         elif request.can_read_body:
             form = await request.post()
             for key, value in form.items():
