@@ -177,6 +177,26 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        # Hosting panels hand out postgres:// and postgresql:// addresses; the bot talks
+        # to PostgreSQL through asyncpg and to SQLite through aiosqlite.
+        scheme, sep, rest = value.partition("://")
+        drivers = {
+            "postgres": "postgresql+asyncpg",
+            "postgresql": "postgresql+asyncpg",
+            "postgresql+asyncpg": "postgresql+asyncpg",
+            "sqlite": "sqlite+aiosqlite",
+            "sqlite+aiosqlite": "sqlite+aiosqlite",
+        }
+        if not sep or scheme.lower() not in drivers:
+            raise ValueError(
+                "use sqlite+aiosqlite:///path/to/file.sqlite3 or "
+                "postgresql+asyncpg://user:password@host:5432/database"
+            )
+        return f"{drivers[scheme.lower()]}://{rest}"
+
     @field_validator("telegram_api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:

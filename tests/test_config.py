@@ -11,6 +11,7 @@ import pytest
 
 from bot.cli import main
 from bot.logs import RedactSecrets
+from tests.conftest import make_settings
 
 ENV = ("BOT_TOKEN", "AGENT_CHAT_ID", "DATABASE_URL", "TIMEZONE", "TELEGRAM_API_URL", "WORK_HOURS")
 
@@ -30,6 +31,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         ("TIMEZONE", "Mars/Olympus", "TIMEZONE: Value error, unknown time zone"),
         ("TELEGRAM_API_URL", "api.telegram.org", "TELEGRAM_API_URL"),
         ("WORK_HOURS", "18:00-09:00", "WORK_HOURS"),
+        ("DATABASE_URL", "mysql://shop:hunter2@db/shop", "DATABASE_URL: Value error, use sqlite"),
     ],
 )
 def test_wrong_value_names_the_variable(
@@ -42,6 +44,20 @@ def test_wrong_value_names_the_variable(
     assert message.startswith("supportbot: configuration error: ")
     assert says in message
     assert "\n" not in message
+    assert "hunter2" not in message
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgres://shop@db:5432/shop", "postgresql+asyncpg://shop@db:5432/shop"),
+        ("postgresql://shop@db/shop", "postgresql+asyncpg://shop@db/shop"),
+        ("postgresql+asyncpg://shop@db/shop", "postgresql+asyncpg://shop@db/shop"),
+        ("sqlite:///data/bot.sqlite3", "sqlite+aiosqlite:///data/bot.sqlite3"),
+    ],
+)
+def test_database_addresses_as_hosting_panels_write_them(given: str, used: str) -> None:
+    assert make_settings(given).database_url == used
 
 
 def test_value_from_dotenv_file(clean_env: Path) -> None:
