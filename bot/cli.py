@@ -85,7 +85,7 @@ def explain(error: BaseException, settings: Settings) -> str:
         TelegramUnauthorizedError,
     )
     from redis.exceptions import RedisError
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+    from sqlalchemy.exc import SQLAlchemyError
 
     what = " ".join(f"{type(error).__name__}: {error}".split())
     if isinstance(error, TelegramUnauthorizedError):
@@ -97,11 +97,6 @@ def explain(error: BaseException, settings: Settings) -> str:
         )
     if isinstance(error, TelegramAPIError):
         return f"the Bot API at TELEGRAM_API_URL={settings.telegram_api_url} refused: {what}"
-    if isinstance(error, ArgumentError | NoSuchModuleError):
-        return (
-            f"DATABASE_URL is not a database address supportbot can open ({what}); "
-            "e.g. sqlite+aiosqlite:///supportbot.sqlite3 or postgresql+asyncpg://user@host/db"
-        )
     if isinstance(error, SQLAlchemyError | OSError):
         return f"cannot open the database at DATABASE_URL ({what})"
     if isinstance(error, RedisError):

@@ -182,7 +182,9 @@ class Settings(BaseSettings):
     def _async_driver(cls, value: str) -> str:
         # Hosting panels hand out postgres:// and postgresql:// addresses; the bot talks
         # to PostgreSQL through asyncpg and to SQLite through aiosqlite.
-        scheme, sep, rest = value.partition("://")
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
         drivers = {
             "postgres": "postgresql+asyncpg",
             "postgresql": "postgresql+asyncpg",
@@ -190,12 +192,16 @@ class Settings(BaseSettings):
             "sqlite": "sqlite+aiosqlite",
             "sqlite+aiosqlite": "sqlite+aiosqlite",
         }
-        if not sep or scheme.lower() not in drivers:
+        try:
+            driver = drivers.get(make_url(value).drivername.lower())
+        except (ArgumentError, ValueError):  # their words may quote the password
+            driver = None
+        if driver is None:
             raise ValueError(
-                "use sqlite+aiosqlite:///path/to/file.sqlite3 or "
-                "postgresql+asyncpg://user:password@host:5432/database"
+                "not a database address supportbot can open; e.g. "
+                "sqlite+aiosqlite:///supportbot.sqlite3 or postgresql+asyncpg://user@host/db"
             )
-        return f"{drivers[scheme.lower()]}://{rest}"
+        return driver + value[value.index("://") :]
 
     @field_validator("telegram_api_url")
     @classmethod

@@ -188,7 +188,10 @@ def test_the_failures_say_what_to_fix(
          "InvalidUrlClientError: http://127.0.0.1:99999/bot***/getMe); give it with "
          "--bot-username"),
         (["migrate"], API_URLS["refused"], "not a url",
-         "supportbot: DATABASE_URL is not a database address supportbot can open"),
+         "supportbot: configuration error: DATABASE_URL: Value error, not a database "
+         "address supportbot can open; e.g. sqlite+aiosqlite:///supportbot.sqlite3"),
+        (["migrate"], API_URLS["refused"], "postgresql+asyncpg://postgres@127.0.0.1:port/shop",
+         "supportbot: configuration error: DATABASE_URL: Value error, not a database "),
         (["report"], API_URLS["refused"], DATABASE_URLS["refused postgres"],
          "supportbot: cannot open the database at DATABASE_URL (ConnectionRefusedError"),
         (["run"], "not a url", good_db,
