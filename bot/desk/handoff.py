@@ -716,8 +716,7 @@ class Handoff:
         again = any(row.maybe_twice for row in rows)
         if again and to_topic:
             await self._notice_in_topic(bot, session, cases, case.id, _posted_again_in_topic)
-        for row in rows:
-            row.delivery = Delivery.sending
+        await cases.sending(rows)
         await session.commit()
         results: list[Sent[Any]] = []
         try:

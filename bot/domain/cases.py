@@ -293,30 +293,11 @@ class CaseService:
             return False
         return await self.orders.of_account(order_id, buyer_id) is not None
 
-    async def add_entries(self, case: Case, entries: list[Entry]) -> list[CaseMessage]:
+    async def add_entries(self, case: Case, entries: list[Entry]) -> None:
         now = self.clock.now()
-        return [
-            await self.repo.add_message(
-                CaseMessage(
-                    case_id=case.id,
-                    at=now,
-                    sender=entry.sender,
-                    sender_id=entry.sender_id,
-                    sender_name=entry.sender_name,
-                    content_type=entry.content_type,
-                    text=entry.text,
-                    file_id=entry.file_id,
-                    file_unique_id=entry.file_unique_id,
-                    file_size=entry.file_size,
-                    media_group_id=entry.media_group_id,
-                    chat_message_id=entry.chat_message_id,
-                    topic_message_id=entry.topic_message_id,
-                    entities=entry.entities,
-                    delivery=entry.delivery,
-                )
-            )
-            for entry in entries
-        ]
+        await self.repo.add_messages(
+            [{"case_id": case.id, "at": now, **vars(entry)} for entry in entries]
+        )
 
     # ------------------------------------------------------------------ finding cases
 
@@ -420,13 +401,16 @@ class CaseService:
         self.on_change(target.id)
         return source
 
+    async def sending(self, rows: list[CaseMessage]) -> None:
+        """The rows' call to the other side starts now (a crash during it leaves them so)."""
+        await self.repo.mark(rows, delivery=Delivery.sending)
+
     async def record_delivered(self, case: Case, row: CaseMessage, mirror_id: int) -> None:
         """A message reached the other side; the first agent answer sets the response times."""
-        row.delivery = Delivery.sent
         if row.sender == Sender.buyer:
-            row.topic_message_id = mirror_id
+            await self.repo.mark([row], delivery=Delivery.sent, topic_message_id=mirror_id)
             return
-        row.chat_message_id = mirror_id
+        await self.repo.mark([row], delivery=Delivery.sent, chat_message_id=mirror_id)
         if case.first_response_at is None:
             now = self.clock.now()
             case.first_response_at = now

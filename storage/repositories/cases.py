@@ -1,11 +1,25 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, inspect, or_, select
+from sqlalchemy import (
+    Table,
+    Update,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    inspect,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.models import Case, CaseEvent, CaseMessage, CaseTag
 
@@ -35,6 +49,25 @@ _WITH_UNSENT = (
     .where(Case.id == bindparam("case_id"))
     .order_by(CaseMessage.id)
 )
+
+# Transcript rows are written with Core statements, not through the ORM's flush: its
+# unit-of-work machinery cost a relay more than the statements themselves (a new row,
+# then its "sending" and "sent" marks).
+_MESSAGES: Table = CaseMessage.__table__  # type: ignore[assignment]
+_ADD_MESSAGES = insert(_MESSAGES)
+_MARKS: dict[tuple[str, ...], Update] = {}
+
+
+def _mark(names: tuple[str, ...]) -> Update:
+    """UPDATE of these columns for the rows `ids`, built once per set of columns."""
+    statement = _MARKS.get(names)
+    if statement is None:
+        statement = _MARKS[names] = (
+            update(_MESSAGES)
+            .where(_MESSAGES.c.id.in_(bindparam("ids", expanding=True)))
+            .values({name: bindparam(f"new_{name}") for name in names})
+        )
+    return statement
 
 
 class CaseRepository:
@@ -69,10 +102,19 @@ class CaseRepository:
         """The buyer's cases, newest first."""
         return (await self.session.scalars(_FOR_BUYER, {"buyer_id": buyer_id})).all()
 
-    async def add_message(self, message: CaseMessage) -> CaseMessage:
-        self.session.add(message)
-        await self.session.flush()
-        return message
+    async def add_messages(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """New transcript rows (column values), in one INSERT."""
+        await self.session.execute(_ADD_MESSAGES, list(rows))
+
+    async def mark(self, rows: Sequence[CaseMessage], **values: Any) -> None:
+        """Write these values to the rows now, in one UPDATE; the row objects get them as
+        if they had been read, so the ORM has nothing to flush for them."""
+        names = tuple(sorted(values))
+        params = {"ids": [row.id for row in rows], **{f"new_{n}": values[n] for n in names}}
+        await self.session.execute(_mark(names), params)
+        for row in rows:
+            for name, value in values.items():
+                set_committed_value(row, name, value)
 
     async def messages(self, case_id: int) -> Sequence[CaseMessage]:
         query = select(CaseMessage).where(CaseMessage.case_id == case_id).order_by(CaseMessage.id)
